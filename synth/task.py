@@ -1,0 +1,67 @@
+"""The Task record: one row that every generator emits and every consumer reads.
+
+Fields follow ../shared/ARCHITECTURE.md. `meta` is a JSON string so that records of
+different generators share one Arrow schema for it and stay re-verifiable from the row alone.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+TASK_FIELDS = ("id", "task", "level", "prompt", "answer", "reward", "meta")
+
+
+class Task(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    """Deterministic: the same generator, seed, level and index give the same id."""
+    task: str
+    """Generator name: `h1`, `keychain`, `multihop`, `self_lengthen`, ..."""
+    level: dict[str, int]
+    """The point on the generator's difficulty axes, e.g. {"horizon": 3}."""
+    prompt: list[dict[str, str]]
+    """Chat messages in TRL's conversational format: [{"role": ..., "content": ...}]."""
+    answer: str | list[str]
+    """Gold answer, or a list of accepted aliases."""
+    reward: str
+    """Name in `rewards.REWARDS`."""
+    meta: str = "{}"
+    """JSON: provenance and the trace needed to re-verify the record."""
+
+    @field_validator("prompt")
+    @classmethod
+    def _chat_messages(cls, prompt: list[dict[str, str]]) -> list[dict[str, str]]:
+        if not prompt:
+            raise ValueError("prompt must hold at least one chat message")
+        for message in prompt:
+            if set(message) != {"role", "content"}:
+                raise ValueError(f"a chat message has keys role and content, got {sorted(message)}")
+        return prompt
+
+    @field_validator("meta")
+    @classmethod
+    def _json_meta(cls, meta: str) -> str:
+        json.loads(meta)
+        return meta
+
+    def meta_dict(self) -> dict[str, Any]:
+        return json.loads(self.meta)
+
+    def to_row(self) -> dict[str, Any]:
+        return self.model_dump()
+
+
+def tasks_to_dataset(tasks: list[Task]):
+    """Tasks as a `datasets.Dataset` (one row each, columns in TASK_FIELDS order)."""
+    from datasets import Dataset
+
+    return Dataset.from_list([task.to_row() for task in tasks])
+
+
+def tasks_from_dataset(dataset) -> list[Task]:
+    """The inverse of `tasks_to_dataset`; rows carry exactly the Task fields."""
+    return [Task(**{field: row[field] for field in TASK_FIELDS}) for row in dataset]
