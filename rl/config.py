@@ -1,0 +1,101 @@
+"""The run configuration: one pydantic tree, from defaults, a YAML file and overrides.
+
+`RunConfig()` with no arguments is the embedded default: SmolLM2-135M-Instruct, h1 chains
+from the built-in offline source, an adaptive curriculum from horizon 1, vLLM CPU workers.
+Each package owns its section's model (cluster.config, curricula.config, rl.trainer_config);
+this module only composes them and checks what crosses sections. Imports pydantic only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from cluster.config import RolloutConfig, SamplingConfig
+from curricula.config import CurriculumConfig
+from rl.trainer_config import TrainerConfig
+
+
+class RayConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    address: str | None = None
+    """Cluster to join (`auto`, `ray://host:10001`, host:port). None: $RAY_ADDRESS if set,
+    else start a local Ray bound to 127.0.0.1 and stop it at the end."""
+    num_cpus: int | None = Field(default=None, ge=1)
+    """CPUs of a local Ray; None lets Ray count them."""
+
+
+class TaskConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    generator: str
+    """Name in `synth.GENERATORS` (h1, keychain, multihop, ...)."""
+    options: dict[str, Any] = {}
+    """The generator's own config (e.g. H1Config fields); validated by it before the run starts."""
+    reward: str | dict[str, float] | None = None
+    """Reward name in `rewards.REWARDS`, or {name: weight} for a weighted sum; None uses the
+    name each Task record carries."""
+
+
+class LoggingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    wandb: Literal["auto", "online", "offline", "disabled"] = "auto"
+    """auto: online when WANDB_API_KEY is set, otherwise offline files in the run directory."""
+    project: str = "longhorizon"
+    """wandb project."""
+    progress: bool = True
+    """Show a progress bar with the current levels and reward."""
+
+
+class CheckpointConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    every: int = Field(default=0, ge=0)
+    """Save every N steps (0: only at the end)."""
+    keep_last: int = Field(default=2, ge=1)
+    """How many checkpoints to keep on disk."""
+
+
+class RunConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    """Run directory name under `output_dir`; None: `run-<date>-<time>`."""
+    output_dir: str = "runs"
+    """Where run directories go."""
+    seed: int = 0
+    """Seeds the curriculum, the generators, sampling and the learner."""
+    model: str = "embedded"
+    """`embedded` (SmolLM2-135M-Instruct), `tiny` (2-layer random, tests), a local path or a Hub id."""
+    steps: int = Field(default=8, ge=1)
+    """GRPO steps (one rollout batch and one optimizer update each)."""
+    prompts_per_step: int = Field(default=8, ge=1)
+    """Prompts per step; each gets `sampling.n` completions (the GRPO group)."""
+    max_staleness: Literal[0, 1] = 0
+    """1 overlaps rollouts for step t+1 with training at step t (one step off-policy)."""
+    ray: RayConfig = RayConfig()
+    rollout: RolloutConfig = RolloutConfig()
+    sampling: SamplingConfig = SamplingConfig()
+    trainer: TrainerConfig = TrainerConfig()
+    tasks: dict[str, TaskConfig] = {"h1": TaskConfig(generator="h1")}
+    """Task name -> generator, its options and reward. Names are what the curriculum mixes."""
+    curriculum: CurriculumConfig = CurriculumConfig()
+    logging: LoggingConfig = LoggingConfig()
+    checkpoint: CheckpointConfig = CheckpointConfig()
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> RunConfig:
+        if not self.tasks:
+            raise ValueError("tasks is empty: declare at least one, e.g. tasks.h1.generator=h1")
+        unknown = set(self.curriculum.tasks) - set(self.tasks)
+        if unknown:
+            raise ValueError(
+                f"curriculum names tasks {sorted(unknown)} that `tasks` does not declare "
+                f"(declared: {sorted(self.tasks)}); add them to tasks or remove them from curriculum"
+            )
+        if self.sampling.n < 2:
+            raise ValueError("sampling.n must be >= 2: GRPO needs a group of completions per prompt")
+        return self

@@ -1,0 +1,120 @@
+"""Loading a pydantic config from YAML plus dotted command-line overrides.
+
+    python rl/run.py --config configs/x.yaml trainer.lr=1e-6 tasks.h1.options.source=builtin
+
+Values are parsed as YAML scalars (`1e-6` is a float, `true` a bool, `[1,2]` a list).
+Any error becomes one `ConfigError` line naming the key and what is allowed, raised before
+anything heavy starts.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+
+class ConfigError(ValueError):
+    """A bad config file or override; its message is one line meant for the user."""
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`a.b.c=value` -> (["a", "b", "c"], parsed value)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"override {text!r} is not of the form dotted.key=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as error:
+        raise ConfigError(f"override {text!r}: value is not valid YAML ({error})") from None
+    return key.split("."), value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    for override in overrides:
+        path, value = parse_override(override)
+        node = data
+        for part in path[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            elif not isinstance(child, dict):
+                raise ConfigError(f"override {override!r}: {part} is a value, not a section")
+            node = child
+        node[path[-1]] = value
+    return data
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        first = str(error).splitlines()[0]
+        raise ConfigError(f"config file {path} is not valid YAML: {first}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top, got {type(data).__name__}")
+    return data
+
+
+def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model class that owns the last element of `loc`, if one can be found."""
+    current: type[BaseModel] | None = model
+    for part in loc[:-1]:
+        if current is None:
+            return None
+        field = current.model_fields.get(part) if isinstance(part, str) else None
+        if field is not None:
+            current = _inner_model(field.annotation)
+        # else: a dict key or list index inside a container of models; stay on that model
+    return current
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    """The BaseModel inside `X`, `X | None`, `dict[str, X]` or `list[X]`."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is not None:
+        for arg in typing.get_args(annotation):
+            found = _inner_model(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def format_error(model: type[BaseModel], error: ValidationError) -> str:
+    """The first validation error as one line: `key.path: what is wrong (allowed: ...)`."""
+    item = error.errors()[0]
+    loc = tuple(part for part in item["loc"] if not (isinstance(part, str) and "[" in part))
+    key = ".".join(str(part) for part in loc) or "(top level)"
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    if item["type"] == "extra_forbidden":
+        owner = _model_at(model, loc)
+        allowed = f"; allowed keys: {', '.join(owner.model_fields)}" if owner else ""
+        return f"config error: {key}: unknown key{allowed}{more}"
+    message = item["msg"].removeprefix("Value error, ")
+    got = item.get("input")
+    shown = "" if isinstance(got, dict | list) or item["type"] == "value_error" else f" (got {got!r})"
+    return f"config error: {key}: {message}{shown}{more}"
+
+
+def load_config(
+    model: type[BaseModel], path: str | Path | None = None, overrides: list[str] | None = None
+) -> BaseModel:
+    """Defaults <- YAML file <- overrides, validated by `model`; raises ConfigError."""
+    data = read_yaml(path) if path else {}
+    data = apply_overrides(data, overrides or [])
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(format_error(model, error)) from None
+
+
+def dump_config(config: BaseModel) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
