@@ -1,0 +1,182 @@
+"""An executable atomic problem: question text, its numeric slots, and a program over them.
+
+Every source (GSM8K-schema data, the built-in procedural problems) produces `AtomicProblem`s;
+h1 chains them. The program is a list of steps (arith trees) over an environment that holds
+the input values first (q0, q1, ...) and then each step's result (r0, r1, ...), so changing
+one input and re-running the steps recomputes the answer exactly.
+
+Slots are character spans of the text. A slot is *rewritable* when it is a plain positive
+integer that appears once in the text and is read by the steps that lead to the answer: only
+then can its number be replaced by a dependency on an earlier answer while the program stays
+the program of the rewritten text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from synth.arith import ArithError, Node, Number, evaluate, render, variables
+
+# A number in running text: 1,000 / 12 / 3.5 / .5 (commas only in thousands groups).
+NUMBER_RE = re.compile(r"(?<![\w.])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])|(?<![\w.])\.\d+\b")
+VARIABLE_LETTERS = ("X", "Y", "Z", "N", "M", "K")
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A number in the text: its character span, the input variable it feeds, rewritable or not."""
+
+    start: int
+    end: int
+    input_index: int
+    rewritable: bool
+
+
+@dataclass(frozen=True)
+class AtomicProblem:
+    """One question whose answer is `steps` run on `inputs`; see the module docstring."""
+
+    id: str
+    text: str
+    inputs: tuple[Number, ...]
+    slots: tuple[Slot, ...]
+    steps: tuple[Node, ...]
+    answer_index: int
+    """Index in the environment (inputs then step results) of the answer."""
+    step_values: tuple[Number, ...] = ()
+    """The original result of each step; filled by `make_problem`."""
+    target_slots: tuple[int, ...] = ()
+    """Indices into `slots` that may carry a dependency: rewritable and feeding the answer."""
+    program_text: tuple[str, ...] = ()
+    """The steps as "r0 = q0 / 2" lines, recorded in chain traces for re-verification."""
+    letter: str = "X"
+    """The placeholder for a rewritten slot, chosen not to clash with the text."""
+    answer_unit: str = ""
+    """What the answer counts, when the source knows it (built-in problems)."""
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def answer(self) -> Number:
+        return (
+            self.inputs[self.answer_index]
+            if self.answer_index < len(self.inputs)
+            else (self.step_values[self.answer_index - len(self.inputs)])
+        )
+
+    def env_names(self) -> list[str]:
+        names = [f"q{i}" for i in range(len(self.inputs))]
+        return names + [f"r{i}" for i in range(len(self.steps))]
+
+
+def make_problem(
+    problem_id: str,
+    text: str,
+    inputs: tuple[Number, ...],
+    slots: tuple[Slot, ...],
+    steps: tuple[Node, ...],
+    answer_index: int,
+    answer_unit: str = "",
+    extra: dict | None = None,
+) -> AtomicProblem:
+    """An AtomicProblem with its derived fields (step values, targets, program text) filled."""
+    env = list(inputs)
+    for step in steps:
+        env.append(evaluate(step, env))
+    needed = _inputs_feeding(steps, len(inputs), answer_index)
+    target_slots = tuple(
+        i for i, slot in enumerate(slots) if slot.rewritable and slot.input_index in needed
+    )
+    names = [f"q{i}" for i in range(len(inputs))] + [f"r{i}" for i in range(len(steps))]
+    program_text = tuple(f"r{i} = {render(step, names)}" for i, step in enumerate(steps))
+    letter = next(
+        (c for c in VARIABLE_LETTERS if not re.search(rf"\b{c}\b", text, flags=re.IGNORECASE)), "X"
+    )
+    return AtomicProblem(
+        id=problem_id,
+        text=text,
+        inputs=tuple(inputs),
+        slots=tuple(slots),
+        steps=tuple(steps),
+        answer_index=answer_index,
+        step_values=tuple(env[len(inputs) :]),
+        target_slots=target_slots,
+        program_text=program_text,
+        letter=letter,
+        answer_unit=answer_unit,
+        extra=extra or {},
+    )
+
+
+def _inputs_feeding(steps: tuple[Node, ...], input_count: int, answer_index: int) -> set[int]:
+    """Input indices the answer depends on, following step results back to the inputs."""
+    needed: set[int] = set()
+    frontier = [answer_index]
+    seen: set[int] = set()
+    while frontier:
+        index = frontier.pop()
+        if index in seen:
+            continue
+        seen.add(index)
+        if index < input_count:
+            needed.add(index)
+        else:
+            frontier.extend(variables(steps[index - input_count]))
+    return needed
+
+
+def run_with_input(problem: AtomicProblem, input_index: int, value: Number) -> Number | None:
+    """The answer with one input replaced, or None when the result is not well-posed.
+
+    Well-posed: every step that was positive stays positive and every step that was integral
+    stays integral (no 23.5 clips), and no step divides by zero.
+    """
+    env = list(problem.inputs)
+    env[input_index] = value
+    try:
+        for step, original in zip(problem.steps, problem.step_values, strict=True):
+            result = evaluate(step, env)
+            if original > 0 and result <= 0:
+                return None
+            if type(original) is int and type(result) is not int:
+                return None
+            env.append(result)
+    except (ArithError, ZeroDivisionError):
+        return None
+    return env[problem.answer_index]
+
+
+def rewrite_slot(text: str, slot: Slot, replacement: str) -> str:
+    """The text with exactly the slot's span replaced; every other character is kept."""
+    return text[: slot.start] + replacement + text[slot.end :]
+
+
+@dataclass(frozen=True)
+class TextNumber:
+    """A number found in running text by `find_numbers`."""
+
+    start: int
+    end: int
+    literal: str
+    plain_integer: bool
+    """An integer written without decimals, not part of a fraction, time, percentage or year."""
+
+
+def find_numbers(text: str) -> list[TextNumber]:
+    """The numbers in `text`, left to right, with the context that decides if they are plain."""
+    found = []
+    for match in NUMBER_RE.finditer(text):
+        start, end = match.span()
+        literal = match.group()
+        before = text[max(0, start - 1) : start]
+        after = text[end : end + 1]
+        plain = (
+            "." not in literal
+            and before not in ("/", ":", "-")
+            and after not in ("/", ":", "%")
+            and not text[end : end + 8].startswith(" percent")
+            and not (len(literal) == 4 and literal.isdigit() and 1900 <= int(literal) <= 2100)
+            and int(literal.replace(",", "")) > 0
+        )
+        found.append(TextNumber(start, end, literal, plain))
+    return found
