@@ -1,0 +1,98 @@
+"""Learner batches: validating rollout samples and padding them into micro-batch tensors.
+
+A sample is the dict the driver hands the learner:
+    {"prompt_token_ids": list[int], "completion_token_ids": list[int],
+     "rollout_logprobs": list[float], "advantage": float}
+Layout (as TRL's): prompts are left-padded and completions right-padded, so every row's
+completion starts at the same column and the model computes logits for the completion columns
+only (`logits_to_keep`). Explicit position ids (count of real tokens so far) keep left padding from
+shifting positions, so a padded row scores exactly like the same sequence alone.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+SAMPLE_KEYS = ("prompt_token_ids", "completion_token_ids", "rollout_logprobs", "advantage")
+
+
+def check_sample(index: int, sample: dict[str, Any], max_completion_length: int) -> None:
+    """Raise one ValueError naming sample `index` and the fix when it is malformed."""
+    missing = [key for key in SAMPLE_KEYS if key not in sample]
+    if missing:
+        raise ValueError(f"batch sample {index} lacks {missing}; a sample carries {SAMPLE_KEYS}")
+    prompt, completion = sample["prompt_token_ids"], sample["completion_token_ids"]
+    logprobs = sample["rollout_logprobs"]
+    if not prompt:
+        raise ValueError(f"batch sample {index} has an empty prompt: drop it in the driver")
+    if len(logprobs) != len(completion):
+        raise ValueError(
+            f"batch sample {index}: {len(logprobs)} rollout logprobs for {len(completion)} "
+            "completion tokens; request one logprob per sampled token from the rollout engine"
+        )
+    if len(completion) > max_completion_length:
+        raise ValueError(
+            f"batch sample {index}: {len(completion)} completion tokens exceed "
+            f"max_completion_length={max_completion_length}; pass the rollout's max_tokens"
+        )
+    if not all(math.isfinite(value) for value in logprobs):
+        raise ValueError(
+            f"batch sample {index} has a non-finite rollout logprob; drop the sample or fix "
+            "the engine's logprob output"
+        )
+    if not math.isfinite(float(sample["advantage"])):
+        raise ValueError(f"batch sample {index} has a non-finite advantage: check the rewards")
+
+
+def micro_batches(samples: list[dict[str, Any]], micro_batch_size: int) -> list[list[int]]:
+    """Sample indices grouped into micro-batches of similar total length (less padding).
+
+    The loss weights come from whole-batch totals, so the grouping never changes the loss.
+    """
+    order = sorted(
+        range(len(samples)),
+        key=lambda i: len(samples[i]["prompt_token_ids"]) + len(samples[i]["completion_token_ids"]),
+    )
+    return [
+        order[start : start + micro_batch_size] for start in range(0, len(order), micro_batch_size)
+    ]
+
+
+def collate(samples: list[dict[str, Any]], pad_token_id: int) -> dict[str, torch.Tensor]:
+    """Tensors for one micro-batch: left-padded prompts, right-padded completions.
+
+    Returns input_ids, attention_mask, position_ids (B, P + C); completion_ids,
+    completion_mask, rollout_logprobs (B, C); advantages (B,). C is at least 1 so an all-empty
+    micro-batch still has a column (fully masked).
+    """
+    prompt_width = max(len(s["prompt_token_ids"]) for s in samples)
+    completion_width = max(1, max(len(s["completion_token_ids"]) for s in samples))
+    rows = len(samples)
+    input_ids = torch.full((rows, prompt_width + completion_width), pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros_like(input_ids)
+    rollout_logprobs = torch.zeros(rows, completion_width, dtype=torch.float32)
+    for row, sample in enumerate(samples):
+        prompt, completion = sample["prompt_token_ids"], sample["completion_token_ids"]
+        start = prompt_width - len(prompt)
+        input_ids[row, start:prompt_width] = torch.tensor(prompt, dtype=torch.long)
+        attention_mask[row, start:prompt_width] = 1
+        if completion:
+            end = prompt_width + len(completion)
+            input_ids[row, prompt_width:end] = torch.tensor(completion, dtype=torch.long)
+            attention_mask[row, prompt_width:end] = 1
+            rollout_logprobs[row, : len(completion)] = torch.tensor(
+                sample["rollout_logprobs"], dtype=torch.float32
+            )
+    position_ids = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
+    return {
+        "input_ids": input_ids,
+        "attention_mask": attention_mask,
+        "position_ids": position_ids,
+        "completion_ids": input_ids[:, prompt_width:],
+        "completion_mask": attention_mask[:, prompt_width:],
+        "rollout_logprobs": rollout_logprobs,
+        "advantages": torch.tensor([float(s["advantage"]) for s in samples], dtype=torch.float32),
+    }

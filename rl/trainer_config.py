@@ -1,0 +1,122 @@
+"""TrainerConfig: what the learner optimises and how (loss family, optimiser, schedule, precision).
+
+Imports pydantic only, so `--help` and config validation never import torch.
+
+Values that belong to the rollout (the sampling temperature and the maximum completion length,
+which fixes Dr.GRPO's normalising constant) are not repeated here: the driver passes its sampling
+config's values to `rl.learner.Learner`. DAPO's soft overlong penalty is a reward-shaping term and
+lives with the rewards (`rewards/combine.py`): the learner only ever sees advantages.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+LossType = Literal["grpo", "dr_grpo", "dapo"]
+DAPO_EPSILON_HIGH = 0.28
+
+
+class TrainerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    loss: LossType = "dr_grpo"
+    """Policy loss, named and aggregated as in TRL's `loss_type`: `grpo` (per-sequence token mean,
+    then batch mean), `dr_grpo` (token sum over the batch divided by num_sequences *
+    max_completion_length; h1's choice), `dapo` (token mean over every token of the batch)."""
+
+    scale_advantages: bool | None = None
+    """Divide group-centred rewards by the group's std (+1e-4). None: from `loss` (on for grpo and
+    dapo, off for dr_grpo, whose paper removes it). Read by the driver via rl.advantages."""
+
+    lr: float = Field(default=1e-6, gt=0)
+    """Peak learning rate of AdamW."""
+
+    lr_schedule: Literal["constant", "cosine", "linear"] = "constant"
+    """Shape after warmup: hold, cosine decay to 0, or linear decay to 0 at `total_steps`."""
+
+    warmup_steps: int = Field(default=0, ge=0)
+    """Optimizer steps of linear warmup from 0 to `lr`."""
+
+    total_steps: int | None = Field(default=None, ge=1)
+    """Steps the decaying schedules span. None: the run's number of steps (the driver passes it)."""
+
+    weight_decay: float = Field(default=0.0, ge=0)
+    """AdamW decoupled weight decay."""
+
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    """AdamW (beta1, beta2)."""
+
+    max_grad_norm: float | None = Field(default=1.0, gt=0)
+    """Clip the global gradient norm to this value before each update; None disables clipping."""
+
+    beta: float = Field(default=0.0, ge=0)
+    """KL coefficient to the frozen reference (k3 estimator). 0 loads no reference model;
+    LoongRL uses 0.001."""
+
+    kl_ratio_correction: bool = True
+    """Multiply the k3 term by the importance ratio, an unbiased KL estimate under the current
+    policy for samples drawn from the rollout policy (TRL's `use_bias_correction_kl`)."""
+
+    epsilon: float = Field(default=0.2, gt=0, lt=1)
+    """Lower clip: ratios below 1 - epsilon stop pushing down negative-advantage tokens."""
+
+    epsilon_high: float | None = Field(default=None, gt=0)
+    """Upper clip (DAPO's clip-higher). None: `epsilon`, except 0.28 for `dapo`."""
+
+    tis_cap: float | None = Field(default=None, gt=0)
+    """Truncated importance sampling for the train/inference mismatch: each token's loss is
+    weighted by min(exp(trainer_logp - rollout_logp), tis_cap), and the clipped ratio is taken
+    against the trainer's own logprobs instead (as TRL's vLLM correction and verl's TIS). None: the
+    clipped ratio is taken against the rollout's logprobs directly. Typical value: 2.0."""
+
+    dynamic_sampling: bool | None = None
+    """DAPO dynamic sampling: the driver drops groups whose rewards are all equal (zero advantage,
+    no gradient) and refills the batch. None: on for `dapo`, off otherwise."""
+
+    micro_batch_size: int = Field(default=4, ge=1)
+    """Sequences per forward/backward; gradients accumulate over the whole batch, one update."""
+
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass: less memory, about a third more compute."""
+
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+    """Compute dtype. auto: bfloat16 autocast on a GPU, float32 on CPU. Master weights and the
+    optimizer state stay float32; the logprobs are computed in float32."""
+
+    sharding: Literal["none", "fsdp"] = "none"
+    """`fsdp`: shard the policy with torch FSDP2 across the learner actors of one process group
+    (needs torch.distributed env vars and GPUs; written against the real API, untested on CPU)."""
+
+    compute_entropy: bool = True
+    """Log the mean token entropy of the policy (one extra softmax over the completion logits)."""
+
+    @model_validator(mode="after")
+    def _resolve_defaults(self) -> TrainerConfig:
+        if self.epsilon_high is None:
+            self.epsilon_high = DAPO_EPSILON_HIGH if self.loss == "dapo" else self.epsilon
+        if self.scale_advantages is None:
+            self.scale_advantages = self.loss != "dr_grpo"
+        if self.dynamic_sampling is None:
+            self.dynamic_sampling = self.loss == "dapo"
+        return self
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> TrainerConfig:
+        if self.epsilon_high < self.epsilon:
+            raise ValueError(
+                f"epsilon_high={self.epsilon_high} is below epsilon={self.epsilon}: "
+                "raise epsilon_high (clip-higher) or lower epsilon"
+            )
+        if self.tis_cap is not None and self.tis_cap < 1:
+            raise ValueError(
+                f"tis_cap={self.tis_cap} would down-weight every on-policy token: set it >= 1 "
+                "(e.g. 2.0) or None"
+            )
+        if self.total_steps is not None and self.warmup_steps >= self.total_steps:
+            raise ValueError(
+                f"warmup_steps={self.warmup_steps} >= total_steps={self.total_steps}: "
+                "lower warmup_steps or raise total_steps"
+            )
+        return self
