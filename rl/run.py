@@ -39,15 +39,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "See docs/configuration.md for every key.",
     )
     parser.add_argument("--config", help="YAML file under configs/ (defaults: the embedded run)")
-    parser.add_argument("--dry-run", action="store_true", help="print the resolved config and plan, start nothing")
-    parser.add_argument("--resume", action="store_true", help="continue runs/<name> from its last checkpoint")
-    parser.add_argument("overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. trainer.lr=1e-6")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the resolved config and plan, start nothing"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue runs/<name> from its last checkpoint"
+    )
+    parser.add_argument(
+        "overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. trainer.lr=1e-6"
+    )
     return parser.parse_args(argv)
 
 
 def plan(config: RunConfig) -> str:
     """What a run would start, in a few lines, without starting anything."""
-    address = config.ray.address or os.environ.get("RAY_ADDRESS") or "local Ray on 127.0.0.1 (started and stopped by this run)"
+    address = (
+        config.ray.address
+        or os.environ.get("RAY_ADDRESS")
+        or "local Ray on 127.0.0.1 (started and stopped by this run)"
+    )
     rollout = config.rollout
     lines = [
         f"ray:        {address}",
@@ -56,7 +66,8 @@ def plan(config: RunConfig) -> str:
         f"{rollout.cpus_per_worker} CPU / {rollout.gpus_per_worker} GPU each",
         f"learner:    {config.trainer.loss}, lr {config.trainer.lr}, {config.steps} steps x "
         f"{config.prompts_per_step} prompts x {config.sampling.n} completions",
-        "tasks:      " + ", ".join(f"{name} ({task.generator})" for name, task in config.tasks.items()),
+        "tasks:      "
+        + ", ".join(f"{name} ({task.generator})" for name, task in config.tasks.items()),
         f"curriculum: {config.curriculum.schedule.kind}",
         f"run dir:    {Path(config.output_dir) / (config.name or 'run-<date>-<time>')}",
     ]
@@ -65,7 +76,11 @@ def plan(config: RunConfig) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
     try:
         config = load_config(RunConfig, args.config, args.overrides)
         if args.resume and not config.name:

@@ -51,7 +51,9 @@ def _jsonable(value: Any) -> Any:
 class MetricsLogger:
     """Appends one record per step to metrics.jsonl and mirrors it to wandb."""
 
-    def __init__(self, run_dir: Path, config: dict[str, Any], wandb_setting: str, project: str, name: str):
+    def __init__(
+        self, run_dir: Path, config: dict[str, Any], wandb_setting: str, project: str, name: str
+    ):
         self.path = Path(run_dir) / "metrics.jsonl"
         self._wandb = None
         mode = wandb_mode(wandb_setting)
@@ -59,8 +61,13 @@ class MetricsLogger:
             import wandb
 
             self._wandb = wandb.init(
-                project=project, name=name, dir=str(run_dir), mode=mode, config=config,
-                resume="allow", id=name.replace("/", "-"),
+                project=project,
+                name=name,
+                dir=str(run_dir),
+                mode=mode,
+                config=config,
+                resume="allow",
+                id=name.replace("/", "-"),
             )
             log.info("wandb: %s mode, files under %s", mode, run_dir / "wandb")
 
@@ -69,7 +76,9 @@ class MetricsLogger:
         with self.path.open("a") as handle:
             handle.write(json.dumps(record) + "\n")
         if self._wandb is not None:
-            numeric = {k: v for k, v in record.items() if isinstance(v, int | float) and k != "step"}
+            numeric = {
+                k: v for k, v in record.items() if isinstance(v, int | float) and k != "step"
+            }
             self._wandb.log(numeric, step=step)
 
     def close(self) -> None:

@@ -33,16 +33,21 @@ def render_summary(records: list[dict[str, Any]], run_dir: str) -> str:
         row += [_level_text(record.get(f"frontier/{task}", {})) for task in tasks]
         rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    table = "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows)
+    table = "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in rows
+    )
     rewards = [float(r.get("reward/mean", 0.0)) for r in records]
     path = []
     for task in tasks:
         levels = [_level_text(r[f"frontier/{task}"]) for r in records if f"frontier/{task}" in r]
         steps = [lv for i, lv in enumerate(levels) if i == 0 or lv != levels[i - 1]]
         path.append(f"curriculum path {task}: " + " -> ".join(steps))
-    return "\n".join([
-        table,
-        f"reward curve: {sparkline(rewards)}  (first {rewards[0]:.3f}, last {rewards[-1]:.3f}, best {max(rewards):.3f})",
-        *path,
-        f"run directory: {run_dir}",
-    ])
+    return "\n".join(
+        [
+            table,
+            f"reward curve: {sparkline(rewards)}  (first {rewards[0]:.3f}, last {rewards[-1]:.3f}, best {max(rewards):.3f})",
+            *path,
+            f"run directory: {run_dir}",
+        ]
+    )

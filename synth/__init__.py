@@ -22,4 +22,12 @@ def get_generator(name: str, **config: Any) -> Generator:
     return GENERATORS[name](**config)
 
 
-__all__ = ["Axis", "GENERATORS", "Generator", "Task", "get_generator", "tasks_from_dataset", "tasks_to_dataset"]
+__all__ = [
+    "Axis",
+    "GENERATORS",
+    "Generator",
+    "Task",
+    "get_generator",
+    "tasks_from_dataset",
+    "tasks_to_dataset",
+]

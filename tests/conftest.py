@@ -24,7 +24,9 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 def shared_data() -> Path:
     """../shared/data: GSM8K, HotpotQA, Gutenberg prose, LonGen (see its README)."""
     if not (SHARED_DATA / "README.md").exists():
-        pytest.fail(f"reference data not found at {SHARED_DATA}; the project expects ../shared/data")
+        pytest.fail(
+            f"reference data not found at {SHARED_DATA}; the project expects ../shared/data"
+        )
     return SHARED_DATA
 
 

@@ -12,7 +12,10 @@ from cluster import models
 
 
 def test_resolve_passes_hub_ids_through_and_rejects_missing_paths(tmp_path):
-    assert models.resolve_model("Qwen/Qwen2.5-7B-Instruct", cache=tmp_path) == "Qwen/Qwen2.5-7B-Instruct"
+    assert (
+        models.resolve_model("Qwen/Qwen2.5-7B-Instruct", cache=tmp_path)
+        == "Qwen/Qwen2.5-7B-Instruct"
+    )
     with pytest.raises(ValueError, match="does not exist"):
         models.resolve_model("./no/such/checkpoint", cache=tmp_path)
     (tmp_path / "not-a-model").mkdir()
@@ -44,7 +47,10 @@ def test_tiny_model_shares_tokenizer_and_template(embedded_model_path, tiny_mode
     from transformers import AutoConfig, AutoTokenizer
 
     assert AutoConfig.from_pretrained(tiny_model_path).num_hidden_layers == 2
-    big, tiny = AutoTokenizer.from_pretrained(embedded_model_path), AutoTokenizer.from_pretrained(tiny_model_path)
+    big, tiny = (
+        AutoTokenizer.from_pretrained(embedded_model_path),
+        AutoTokenizer.from_pretrained(tiny_model_path),
+    )
     chat = [{"role": "user", "content": "Problem 1: 3 + 4 = ?"}]
     rendered = big.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
     assert rendered == tiny.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
@@ -55,12 +61,14 @@ def test_embedded_model_answers_sensibly(embedded_model_path):
     tokenizer = models.load_tokenizer(embedded_model_path)
     model = models.load_causal_lm(embedded_model_path)
     ids = tokenizer.apply_chat_template(
-        [{"role": "user", "content": "What is 2+3?"}], add_generation_prompt=True,
-        return_tensors="pt", return_dict=True,
+        [{"role": "user", "content": "What is 2+3?"}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
     )["input_ids"]
     with torch.no_grad():
         out = model.generate(ids, max_new_tokens=12, do_sample=False)
-    assert "5" in tokenizer.decode(out[0, ids.shape[1]:])
+    assert "5" in tokenizer.decode(out[0, ids.shape[1] :])
 
 
 @pytest.mark.slow
