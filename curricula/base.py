@@ -84,7 +84,7 @@ class Curriculum:
         self.rng = random.Random(seed)
         self.step = 0
         self.states = {task: TaskState(frontier=space.start) for task, space in self.spaces.items()}
-        window = getattr(config.schedule, "window", 32)
+        window = getattr(config.schedule, "window", 16)
         unit = getattr(config.schedule, "unit", "group")
         self._window_args = (window, unit)
         self.windows: dict[tuple[str, Index], LevelWindow] = {}

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 
 class AdaptiveSchedule(BaseModel):
@@ -20,12 +28,12 @@ class AdaptiveSchedule(BaseModel):
 
     kind: Literal["adaptive"] = "adaptive"
     """Tag selecting `curricula.adaptive.AdaptiveCurriculum`."""
-    window: int = 32
+    window: int = 16
     """Rolling window length per (task, level), counted in `unit`s."""
     unit: Literal["group", "completion"] = "group"
     """What the window counts: GRPO groups (one mean reward per prompt) or single completions
     (reasoning-gym counts samples)."""
-    min_samples: int = 16
+    min_samples: int = 8
     """Evidence needed at the frontier (in `unit`s, since the last change) before a decision."""
     promote_above: float = 0.7
     """Promote when the window's mean reward is above this."""
@@ -116,9 +124,23 @@ class UniformSchedule(BaseModel):
     """Tag selecting `curricula.schedules.UniformCurriculum`."""
 
 
+def _schedule_kind(value: object) -> str | None:
+    """A schedule written without `kind` is adaptive."""
+    if isinstance(value, dict):
+        return value.get("kind", "adaptive")
+    return getattr(value, "kind", None)
+
+
 Schedule = Annotated[
-    AdaptiveSchedule | FixedStepsSchedule | FixedLevelSchedule | UniformSchedule,
-    Field(discriminator="kind"),
+    Annotated[AdaptiveSchedule, Tag("adaptive")]
+    | Annotated[FixedStepsSchedule, Tag("fixed_steps")]
+    | Annotated[FixedLevelSchedule, Tag("fixed_level")]
+    | Annotated[UniformSchedule, Tag("uniform")],
+    Discriminator(
+        _schedule_kind,
+        custom_error_type="schedule_kind",
+        custom_error_message="kind must be one of adaptive, fixed_steps, fixed_level, uniform",
+    ),
 ]
 
 
@@ -182,9 +204,9 @@ class CurriculumConfig(BaseModel):
     """How each task's frontier level moves: adaptive, fixed_steps, fixed_level or uniform."""
     tasks: dict[str, TaskCurriculum] = {"h1": TaskCurriculum()}
     """Tasks in the mixture by generator name, with weights and axis bounds."""
-    replay_frac: float = 0.1
+    replay_frac: float = 0.05
     """Share of each task's prompts drawn from levels below the frontier (against forgetting)."""
-    probe_frac: float = 0.1
+    probe_frac: float = 0.05
     """Share of each task's prompts drawn at the next level up (evidence before promoting)."""
     axis_policy: Literal["sequential", "round_robin"] = "sequential"
     """Which axis a promotion raises: the first in order not at its ceiling (sequential), or
@@ -211,3 +233,16 @@ class CurriculumConfig(BaseModel):
                 "lower one of them"
             )
         return self
+
+
+def parse_config(data: dict) -> CurriculumConfig:
+    """Validate a plain dict (e.g. a YAML section); a bad config fails with one line naming
+    the field and the fix."""
+    try:
+        return CurriculumConfig.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "curriculum"
+        message = first["msg"].removeprefix("Value error, ")
+        more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+        raise ValueError(f"curriculum config: {where}: {message}{more}") from None
