@@ -1,60 +1,74 @@
-"""Checkpoints of a run: `runs/<name>/checkpoints/step-<N>/`, written atomically.
+"""Learner checkpoints on disk: an HF policy directory plus the trainer state, written atomically.
 
-A checkpoint directory holds the learner's files (policy, optimizer, scheduler, its RNG)
-under `learner/` and the driver's state (step, curriculum, driver RNG) in `driver.json`.
-It is written under a temporary name and renamed into place, so a run killed mid-write
-leaves either the previous checkpoint or the new one, never half of one.
+Layout of a checkpoint directory:
+    policy/            config.json, generation_config.json, tokenizer files, model.safetensors
+                       (HF names; loadable by transformers and vLLM as a model path)
+    trainer_state.pt   optimizer, LR schedule, steps_done, RNG states, the TrainerConfig (JSON)
+The directory is first written as a hidden sibling (`.NAME.tmp`) and renamed into place, so a
+crash never leaves a half-written checkpoint under the final name. Replacing an existing
+checkpoint renames the old one aside first; for that instant the name is absent, never partial.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import shutil
 from pathlib import Path
 from typing import Any
 
+import torch
+
 log = logging.getLogger(__name__)
-_NAME = re.compile(r"^step-(\d+)$")
+
+POLICY_DIR = "policy"
+TRAINER_STATE = "trainer_state.pt"
 
 
-def checkpoint_dirs(root: Path) -> list[tuple[int, Path]]:
-    """Complete checkpoints under `root`, oldest first."""
-    found = []
-    for path in Path(root).glob("step-*"):
-        match = _NAME.match(path.name)
-        if match and (path / "driver.json").exists():
-            found.append((int(match.group(1)), path))
-    return sorted(found)
+def save(learner: Any, path: Path) -> None:
+    """Write `learner`'s state to `path` (a rl.learner.Learner; only rank 0 writes)."""
+    from safetensors.torch import save_file
+
+    state = learner.state_dict()  # a collective under FSDP: every rank gets here
+    if learner.rank != 0:
+        return
+    staging = path.with_name(f".{path.name}.tmp")
+    if staging.exists():
+        shutil.rmtree(staging)
+    policy_dir = staging / POLICY_DIR
+    policy_dir.mkdir(parents=True)
+    save_file(state.pop("model"), str(policy_dir / "model.safetensors"), metadata={"format": "pt"})
+    learner.model.config.save_pretrained(policy_dir)
+    if learner.model.generation_config is not None:
+        learner.model.generation_config.save_pretrained(policy_dir)
+    learner.tokenizer.save_pretrained(policy_dir)
+    state["config"] = learner.config.model_dump(mode="json")
+    torch.save(state, staging / TRAINER_STATE)
+    if path.exists():
+        previous = path.with_name(f".{path.name}.old")
+        if previous.exists():
+            shutil.rmtree(previous)
+        path.rename(previous)
+        staging.rename(path)
+        shutil.rmtree(previous)
+    else:
+        staging.rename(path)
+    log.info("saved learner step %d to %s", learner.steps_done, path)
 
 
-def latest_checkpoint(root: Path) -> Path | None:
-    found = checkpoint_dirs(root)
-    return found[-1][1] if found else None
+def load(learner: Any, path: Path) -> None:
+    """Restore `learner` from a directory written by `save`."""
+    from safetensors.torch import load_file
 
-
-def staging_dir(root: Path, step: int) -> Path:
-    """An empty directory to write step `step` into; `commit` moves it into place."""
-    tmp = Path(root) / f".step-{step}.tmp"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    return tmp
-
-
-def commit(root: Path, tmp: Path, step: int, driver_state: dict[str, Any], keep_last: int) -> Path:
-    """Write driver.json last, rename the staging dir to step-<N>, prune old checkpoints."""
-    (tmp / "driver.json").write_text(json.dumps(driver_state))
-    final = Path(root) / f"step-{step}"
-    if final.exists():
-        shutil.rmtree(final)
-    tmp.rename(final)
-    for _, old in checkpoint_dirs(root)[:-keep_last]:
-        shutil.rmtree(old)
-    log.info("checkpoint saved: %s", final)
-    return final
-
-
-def read_driver_state(path: Path) -> dict[str, Any]:
-    return json.loads((Path(path) / "driver.json").read_text())
+    policy_files = sorted((path / POLICY_DIR).glob("*.safetensors"))
+    if not policy_files or not (path / TRAINER_STATE).exists():
+        raise ValueError(
+            f"{path} is not a learner checkpoint (no {POLICY_DIR}/*.safetensors or "
+            f"{TRAINER_STATE}): pass a directory written by Learner.save"
+        )
+    state = torch.load(path / TRAINER_STATE, map_location="cpu", weights_only=True)
+    if state.get("config") != learner.config.model_dump(mode="json"):
+        log.warning("checkpoint %s was written with a different TrainerConfig", path)
+    state["model"] = {}
+    for file in policy_files:
+        state["model"].update(load_file(str(file)))
+    learner.load_state_dict(state)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import math
 import random
-import shutil
 import time
 from collections import defaultdict
 from contextlib import nullcontext
@@ -34,7 +33,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from rl import sharding
+from rl import checkpoint, sharding
 from rl.batching import check_sample, collate, micro_batches
 from rl.losses import BatchTotals, policy_loss
 from rl.schedule import build_scheduler
@@ -42,8 +41,6 @@ from rl.trainer_config import TrainerConfig
 
 log = logging.getLogger(__name__)
 
-POLICY_DIR = "policy"
-TRAINER_STATE = "trainer_state.pt"
 STAT_KEYS = (
     "ratio",
     "clip_low",
@@ -215,34 +212,7 @@ class Learner:
     def step(self, batch: list[dict[str, Any]]) -> dict[str, float]:
         """One optimizer update on `batch` (every sample of it, whatever the micro-batching)."""
         started = time.perf_counter()
-        if not batch:
-            raise ValueError("learner.step got an empty batch: the driver must send samples")
-        for index, sample in enumerate(batch):
-            check_sample(index, sample, self.max_completion_length)
-        if len(batch) % self.world_size:
-            raise ValueError(
-                f"batch of {len(batch)} does not split over {self.world_size} learner ranks: "
-                "make the batch size a multiple of the number of learner GPUs"
-            )
-        totals = BatchTotals(
-            num_sequences=len(batch),
-            num_tokens=sum(len(s["completion_token_ids"]) for s in batch),
-            max_completion_length=self.max_completion_length,
-        )
-        local = batch[self.rank :: self.world_size]
-        groups = micro_batches(local, self.config.micro_batch_size)
-        sums: dict[str, float] = defaultdict(float)
-        loss_total = 0.0
-        for group_index, indices in enumerate(groups):
-            loss, stats = self._micro_step(
-                [local[i] for i in indices], totals, is_last=group_index == len(groups) - 1
-            )
-            loss_total += loss
-            for key, value in stats.items():
-                sums[key] += value
-        sums["loss"] = loss_total
-        sums = self._reduce(sums)
-
+        sums = self.accumulate(batch)
         params = [p for p in self.model.parameters() if p.grad is not None]
         max_norm = self.config.max_grad_norm or math.inf
         grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
@@ -265,15 +235,45 @@ class Learner:
             "grad_norm": grad_norm,
             "lr": lr,
             "skipped": float(skipped),
-            "sequences": float(totals.num_sequences),
-            "tokens": float(totals.num_tokens),
-            "micro_batches": float(len(groups)),
+            "sequences": float(len(batch)),
+            "tokens": sums["tokens"],
+            "micro_batches": sums["micro_batches"],
             "step_seconds": time.perf_counter() - started,
         }
         for key in STAT_KEYS:
             if key in sums:
                 metrics[f"{key}_mean"] = sums[key] / tokens
         return metrics
+
+    def accumulate(self, batch: list[dict[str, Any]]) -> dict[str, float]:
+        """Forward and backward over every micro-batch of `batch`, leaving the full-batch
+        gradient in `.grad`; returns metric totals (summed over tokens and ranks)."""
+        if not batch:
+            raise ValueError("learner.step got an empty batch: the driver must send samples")
+        for index, sample in enumerate(batch):
+            check_sample(index, sample, self.max_completion_length)
+        if len(batch) % self.world_size:
+            raise ValueError(
+                f"batch of {len(batch)} does not split over {self.world_size} learner ranks: "
+                "make the batch size a multiple of the number of learner GPUs"
+            )
+        totals = BatchTotals(
+            num_sequences=len(batch),
+            num_tokens=sum(len(s["completion_token_ids"]) for s in batch),
+            max_completion_length=self.max_completion_length,
+        )
+        local = batch[self.rank :: self.world_size]
+        groups = micro_batches(local, self.config.micro_batch_size)
+        sums: dict[str, float] = defaultdict(float)
+        for group_index, indices in enumerate(groups):
+            loss, stats = self._micro_step(
+                [local[i] for i in indices], totals, is_last=group_index == len(groups) - 1
+            )
+            sums["loss"] += loss
+            sums["micro_batches"] += 1
+            for key, value in stats.items():
+                sums[key] += value
+        return self._reduce(sums)
 
     def _micro_step(
         self, samples: list[dict[str, Any]], totals: BatchTotals, is_last: bool
@@ -370,58 +370,10 @@ class Learner:
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
 
     def save(self, path: str | Path) -> None:
-        """Write `path/policy` (an HF checkpoint vLLM can load) and `path/trainer_state.pt`.
-
-        Written to a sibling temporary directory first, then renamed into place, so `path` never
-        holds a half-written checkpoint.
-        """
-        from safetensors.torch import save_file
-
-        state = self.state_dict()  # a collective under FSDP: every rank calls save()
-        if self.rank != 0:
-            return
-        path = Path(path)
-        staging = path.with_name(f".{path.name}.tmp")
-        if staging.exists():
-            shutil.rmtree(staging)
-        (staging / POLICY_DIR).mkdir(parents=True)
-        save_file(
-            state.pop("model"),
-            str(staging / POLICY_DIR / "model.safetensors"),
-            metadata={"format": "pt"},
-        )
-        self.model.config.save_pretrained(staging / POLICY_DIR)
-        if self.model.generation_config is not None:
-            self.model.generation_config.save_pretrained(staging / POLICY_DIR)
-        self.tokenizer.save_pretrained(staging / POLICY_DIR)
-        state["config"] = self.config.model_dump(mode="json")
-        torch.save(state, staging / TRAINER_STATE)
-        if path.exists():
-            previous = path.with_name(f".{path.name}.old")
-            if previous.exists():
-                shutil.rmtree(previous)
-            path.rename(previous)
-            staging.rename(path)
-            shutil.rmtree(previous)
-        else:
-            staging.rename(path)
-        log.info("saved learner step %d to %s", self.steps_done, path)
+        """Write `path/policy` (an HF checkpoint vLLM can load) and `path/trainer_state.pt`,
+        atomically (rl/checkpoint.py). Under FSDP every rank must call it."""
+        checkpoint.save(self, Path(path))
 
     def load(self, path: str | Path) -> None:
         """Restore a checkpoint written by `save`."""
-        from safetensors.torch import load_file
-
-        path = Path(path)
-        policy_files = sorted((path / POLICY_DIR).glob("*.safetensors"))
-        if not policy_files or not (path / TRAINER_STATE).exists():
-            raise ValueError(
-                f"{path} is not a learner checkpoint (no {POLICY_DIR}/*.safetensors "
-                f"or {TRAINER_STATE}): pass a directory written by Learner.save"
-            )
-        state = torch.load(path / TRAINER_STATE, map_location="cpu", weights_only=True)
-        if state.get("config") != self.config.model_dump(mode="json"):
-            log.warning("checkpoint %s was written with a different TrainerConfig", path)
-        state["model"] = {}
-        for file in policy_files:
-            state["model"].update(load_file(str(file)))
-        self.load_state_dict(state)
+        checkpoint.load(self, Path(path))
