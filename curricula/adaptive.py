@@ -49,7 +49,7 @@ def reasoning_gym_config(tasks: dict[str, TaskCurriculum]) -> CurriculumConfig:
 
 def _promote_reason(stats: WindowStats, schedule: AdaptiveSchedule, unit: str) -> str | None:
     if stats.mean > schedule.promote_above:
-        return f"mean {stats.mean:.2f} > {schedule.promote_above:.2f} over {stats.amount} {unit}s"
+        return f"mean {stats.mean:.3f} > {schedule.promote_above:g} over {stats.amount} {unit}s"
     if (
         schedule.all_solved_promote is not None
         and stats.groups
@@ -61,7 +61,7 @@ def _promote_reason(stats: WindowStats, schedule: AdaptiveSchedule, unit: str) -
 
 def _demote_reason(stats: WindowStats, schedule: AdaptiveSchedule, unit: str) -> str | None:
     if stats.mean < schedule.demote_below:
-        return f"mean {stats.mean:.2f} < {schedule.demote_below:.2f} over {stats.amount} {unit}s"
+        return f"mean {stats.mean:.3f} < {schedule.demote_below:g} over {stats.amount} {unit}s"
     if (
         schedule.all_failed_demote is not None
         and stats.groups
