@@ -31,7 +31,7 @@ def per_completion(
             f"reward {reward_name!r} needs the {column_name!r} column; "
             f"pass {column_name}=[...] with one item per completion"
         )
-    if isinstance(column, str | bytes | dict) or not isinstance(column, Sequence):
+    if isinstance(column, str | bytes | dict) or not hasattr(column, "__len__"):
         return [column] * completions_count
     if len(column) != completions_count:
         raise ValueError(

@@ -168,7 +168,7 @@ def build_reward(spec: RewardSpec | dict | list) -> Callable[..., list[float]]:
     spec = spec if isinstance(spec, RewardSpec) else RewardSpec.model_validate(spec)
 
     def combined(prompts: Any = None, completions: Any = None, **columns: Any) -> list[float]:
-        completions = list(completions or [])
+        completions = list(completions) if completions is not None else []
         by_term = score_terms(spec, prompts, completions, **columns)
         totals = [0.0] * len(completions)
         for term in spec.terms:

@@ -51,6 +51,17 @@ def completion_text(completion: Any) -> str:
     return str(completion)
 
 
+def completion_texts(completions: Any) -> list[str]:
+    """The text of each completion in a batch (None is an empty batch).
+
+    >>> completion_texts(["a", [{"role": "assistant", "content": "b"}]])
+    ['a', 'b']
+    """
+    if completions is None:
+        return []
+    return [completion_text(completion) for completion in completions]
+
+
 def _content_text(content: Any) -> str:
     if content is None:
         return ""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from rewards.batch import score_each
-from rewards.extract import THINK_CLOSE, boxed_contents, completion_text
+from rewards.extract import THINK_CLOSE, boxed_contents, completion_texts
 
 THINK_OPEN = "<think>"
 
@@ -50,7 +50,7 @@ def format_reward(
     >>> format_reward(completions=["<think>hmm</think> \\\\boxed{Paris}", "\\\\boxed{Paris}"])
     [1.0, 0.0]
     """
-    texts = [completion_text(c) for c in completions or []]
+    texts = completion_texts(completions)
     return score_each(
         "format", lambda text: follows_format(text, think_prefilled=think_prefilled), texts
     )

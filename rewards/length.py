@@ -24,7 +24,7 @@ import re
 from typing import Any, Literal, NamedTuple
 
 from rewards.batch import per_completion, score_each
-from rewards.extract import after_think, completion_text
+from rewards.extract import after_think, completion_texts
 
 ConstraintType = Literal["about", "range", "above", "below"]
 _KINDS = ("about", "range", "above", "below")
@@ -182,7 +182,7 @@ def length_following(
     ...                  length_constraint=[{"type": "about", "length": 100}, "less than 200 words"])
     [1.0, 0.0]
     """
-    texts = [completion_text(c) for c in completions or []]
+    texts = completion_texts(completions)
     constraints = per_completion(
         "length_following", "length_constraint", length_constraint, len(texts)
     )

@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import Any
 
 from rewards.batch import per_completion, score_each
-from rewards.extract import after_think, answer_aliases, boxed_contents, completion_text
+from rewards.extract import after_think, answer_aliases, boxed_contents, completion_texts
 from rewards.extract import final_answer as extract_final_answer
 from rewards.timeout import RewardTimeout, time_limit
 
@@ -196,7 +196,7 @@ def math_reward(
     ...             answer=["42", "42", "1000"])
     [1.0, 0.0, 1.0]
     """
-    texts = [completion_text(c) for c in completions or []]
+    texts = completion_texts(completions)
     golds = per_completion("math", "answer", answer, len(texts))
     _install_log_filter()
     return score_each(

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rewards.batch import per_completion, score_each
-from rewards.extract import after_think, answer_aliases, boxed_contents, completion_text
+from rewards.extract import after_think, answer_aliases, boxed_contents, completion_texts
 
 _PUNCTUATION = re.compile(r"[^\w\s]|_")
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
@@ -110,7 +110,7 @@ def _qa_reward(
     answer: Any,
     require_think: bool,
 ) -> list[float]:
-    texts = [completion_text(c) for c in completions or []]
+    texts = completion_texts(completions)
     golds = per_completion(name, "answer", answer, len(texts))
     return score_each(
         name,
