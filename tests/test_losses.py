@@ -233,7 +233,6 @@ def _trl_inputs(trainer, seed: int) -> dict:
         (0.0, False, None),
         (0.04, False, None),
         (0.04, True, None),
-        (0.0, False, 2.0),
         (0.04, True, 2.0),
     ],
 )
