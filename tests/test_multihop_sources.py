@@ -58,11 +58,12 @@ def test_hf_layout_matches_the_original_layout(shared_data, hotpot_records):
     assert len(overlap) == 8
     for item in overlap:
         record = original[item.question]
-        texts = {title: "".join(sentences).strip() for title, sentences in record["context"]}
+        # The dumps differ in whitespace (one keeps no-break spaces): compare words.
+        texts = {title: "".join(sentences).split() for title, sentences in record["context"]}
         common = {p.title for p in item.paragraphs} & set(texts)
         # The two dumps differ by at most one paragraph per question (one drops a gold one).
         assert len(common) >= len(texts) - 1
-        assert all(p.text == texts[p.title] for p in item.paragraphs if p.title in common)
+        assert all(p.text.split() == texts[p.title] for p in item.paragraphs if p.title in common)
 
 
 def test_2wiki_layout(tmp_path, hotpot_records):
