@@ -13,10 +13,21 @@ the program of the rewritten text.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
-from synth.arith import ArithError, Node, Number, evaluate, render, variables
+from synth.arith import (
+    ArithError,
+    Node,
+    Number,
+    compile_tree,
+    evaluate,
+    evaluate_compiled,
+    format_number,
+    render,
+    variables,
+)
 
 # A number in running text: 1,000 / 12 / 3.5 / .5 (commas only in thousands groups).
 NUMBER_RE = re.compile(r"(?<![\w.])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])|(?<![\w.])\.\d+\b")
@@ -54,7 +65,11 @@ class AtomicProblem:
     """The placeholder for a rewritten slot, chosen not to clash with the text."""
     answer_unit: str = ""
     """What the answer counts, when the source knows it (built-in problems)."""
+    input_text: tuple[str, ...] = ()
+    """The inputs as plain number strings, recorded in chain traces."""
     extra: dict = field(default_factory=dict, compare=False)
+    compiled: tuple = field(default=(), compare=False, repr=False)
+    """`steps` as closures (arith.compile_tree), for re-running the program in a chain."""
 
     @property
     def answer(self) -> Number:
@@ -104,6 +119,8 @@ def make_problem(
         program_text=program_text,
         letter=letter,
         answer_unit=answer_unit,
+        input_text=tuple(format_number(value) for value in inputs),
+        compiled=tuple(compile_tree(step) for step in steps),
         extra=extra or {},
     )
 
@@ -134,8 +151,8 @@ def run_with_input(problem: AtomicProblem, input_index: int, value: Number) -> N
     env = list(problem.inputs)
     env[input_index] = value
     try:
-        for step, original in zip(problem.steps, problem.step_values, strict=True):
-            result = evaluate(step, env)
+        for step, original in zip(problem.compiled, problem.step_values, strict=True):
+            result = evaluate_compiled(step, env)
             if original > 0 and result <= 0:
                 return None
             if type(original) is int and type(result) is not int:
@@ -144,6 +161,34 @@ def run_with_input(problem: AtomicProblem, input_index: int, value: Number) -> N
     except (ArithError, ZeroDivisionError):
         return None
     return env[problem.answer_index]
+
+
+def granularity(problem: AtomicProblem, input_index: int) -> int:
+    """The smallest step m (a divisor of the input) such that multiples of m keep it integral.
+
+    A heuristic for choosing new values, e.g. 4 when the program divides the input by 4;
+    `run_with_input` still checks every value actually used.
+    """
+    original = problem.inputs[input_index]
+    bound = math.gcd(original, 5040)  # 5040 = 7!: covers the divisors word problems use
+    for step in (m for m in range(1, bound + 1) if bound % m == 0):
+        if all(_stays_integral(problem, input_index, original + k * step) for k in (1, 2, 3)):
+            return step
+    return original
+
+
+def _stays_integral(problem: AtomicProblem, input_index: int, value: Number) -> bool:
+    env = list(problem.inputs)
+    env[input_index] = value
+    try:
+        for step, original in zip(problem.compiled, problem.step_values, strict=True):
+            result = evaluate_compiled(step, env)
+            if type(original) is int and type(result) is not int:
+                return False
+            env.append(result)
+    except (ArithError, ZeroDivisionError):
+        return False
+    return True
 
 
 def rewrite_slot(text: str, slot: Slot, replacement: str) -> str:

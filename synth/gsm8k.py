@@ -30,7 +30,7 @@ from synth.atomic import AtomicProblem, Slot, find_numbers, make_problem
 log = logging.getLogger(__name__)
 
 ANNOTATION_RE = re.compile(r"<<([^<>]*)>>")
-ALWAYS_ALLOWED = {0, 1, 2, 10, 100, 1000, Fraction(1, 2), Fraction(1, 100)}
+ALWAYS_ALLOWED = {0, 1, 2, 100, Fraction(1, 2), Fraction(1, 100)}
 # Constants a question may state in words; a note may use them without a digit in the text.
 WORD_CONSTANTS: dict[str, tuple[Number, ...]] = {
     "one": (1,), "two": (2,), "three": (3,), "four": (4,), "five": (5,), "six": (6,),
@@ -42,7 +42,7 @@ WORD_CONSTANTS: dict[str, tuple[Number, ...]] = {
     "thousand": (1000,), "million": (1000000,), "half": (Fraction(1, 2),),
     "halves": (Fraction(1, 2),), "twice": (2,), "double": (2,), "triple": (3,),
     "thrice": (3,), "quarter": (4, Fraction(1, 4)), "third": (3, Fraction(1, 3)),
-    "fourth": (4,), "fifth": (5,), "dozen": (12,), "score": (20,), "pair": (2,),
+    "fourth": (4,), "fifth": (5,), "dozen": (12,), "score": (20,), "pair": (2,), "both": (2,), "twin": (2,),
     "week": (7, 52), "day": (24, 7, 30, 365), "hour": (60, 24), "minute": (60,),
     "second": (60, 2), "month": (12, 30, 4), "year": (12, 52, 365), "foot": (12,),
     "feet": (12,), "yard": (3, 36), "pound": (16,), "gallon": (4, 128), "quart": (4,),
