@@ -61,8 +61,8 @@ def test_hf_layout_matches_the_original_layout(shared_data, hotpot_records):
         # The dumps differ in whitespace (one keeps no-break spaces): compare words.
         texts = {title: "".join(sentences).split() for title, sentences in record["context"]}
         common = {p.title for p in item.paragraphs} & set(texts)
-        # The two dumps differ by at most one paragraph per question (one drops a gold one).
-        assert len(common) >= len(texts) - 1
+        # The two dumps differ by at most two paragraphs per question (one drops gold ones).
+        assert len(common) >= len(texts) - 2
         assert all(p.text.split() == texts[p.title] for p in item.paragraphs if p.title in common)
 
 
