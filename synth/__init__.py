@@ -9,12 +9,15 @@ from typing import Any
 
 from synth.base import Axis, Generator
 from synth.h1 import H1Generator
+from synth.keychain import KeyChainGenerator, MultiHopGenerator
 from synth.task import Task, tasks_from_dataset, tasks_to_dataset
 
 # name -> factory(**config) -> Generator. Factories import their heavy dependencies lazily,
 # so importing synth stays cheap for `--help` and config validation.
 GENERATORS: dict[str, Any] = {
     "h1": H1Generator,
+    "keychain": KeyChainGenerator,
+    "multihop": MultiHopGenerator,
 }
 
 
