@@ -28,6 +28,11 @@ def check_sample(index: int, sample: dict[str, Any], max_completion_length: int)
     logprobs = sample["rollout_logprobs"]
     if not prompt:
         raise ValueError(f"batch sample {index} has an empty prompt: drop it in the driver")
+    if not all(isinstance(token, int) for token in [*prompt, *completion]):
+        raise ValueError(
+            f"batch sample {index}: token ids must be Python ints; pass the tokenizer's "
+            "input_ids lists (not a BatchEncoding or strings)"
+        )
     if len(logprobs) != len(completion):
         raise ValueError(
             f"batch sample {index}: {len(logprobs)} rollout logprobs for {len(completion)} "
