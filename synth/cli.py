@@ -18,6 +18,7 @@ import logging
 import sys
 from collections.abc import Callable
 
+from synth import keychain_cli
 from synth.task import Task
 
 log = logging.getLogger("synth")
@@ -84,6 +85,8 @@ Subcommand = tuple[
 ]
 SUBCOMMANDS: dict[str, Subcommand] = {
     "h1": (_h1_arguments, _h1_tasks),
+    "keychain": (keychain_cli.add_keychain_arguments, keychain_cli.keychain_tasks),
+    "multihop": (keychain_cli.add_multihop_arguments, keychain_cli.multihop_tasks),
 }
 
 
