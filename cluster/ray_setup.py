@@ -1,0 +1,57 @@
+"""Start or join Ray, and stop only what we started.
+
+With no address (argument or $RAY_ADDRESS) a local Ray starts bound to 127.0.0.1 only:
+the node, its object store and the dashboard listen on the loopback interface, nothing on
+the network. With an address (`ray job submit` sets $RAY_ADDRESS) we join that cluster.
+
+    started = init_ray(None)      # local, 127.0.0.1
+    ...
+    shutdown_ray(started)         # stops the local Ray; a joined cluster keeps running
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = "127.0.0.1"
+
+
+def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
+    """Connect this process to Ray; True when this call started it (then pass it to shutdown_ray).
+
+    Already connected: nothing happens and False comes back, so a caller never stops a Ray
+    that someone else owns. `num_cpus` caps a local Ray's CPUs (ignored when joining).
+    """
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if not address:
+        # Read by Ray when it is imported: every node-address lookup then answers 127.0.0.1
+        # instead of the address of the interface that routes outwards.
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    import ray
+
+    if ray.is_initialized():
+        return False
+    if address:
+        log.info("joining Ray cluster at %s", address)
+        ray.init(address=address, log_to_driver=True)
+        return True
+    context = ray.init(
+        num_cpus=num_cpus,
+        _node_ip_address=LOOPBACK,
+        include_dashboard=True,
+        dashboard_host=LOOPBACK,
+        log_to_driver=True,
+    )
+    log.info("started local Ray on %s (dashboard %s)", LOOPBACK, context.dashboard_url)
+    return True
+
+
+def shutdown_ray(started: bool) -> None:
+    """Undo init_ray: a local Ray we started stops; from a joined cluster we only disconnect."""
+    import ray
+
+    if started and ray.is_initialized():
+        ray.shutdown()
