@@ -161,7 +161,11 @@ class RolloutPool:
                 try:
                     results[chunk] = get(ref)
                 except PolicyVersionMismatch as error:
-                    log.warning("%s; reloading policy version %d into it", error, self.version)
+                    log.warning(
+                        "%s (restarted); reloading policy version %d into it",
+                        getattr(error, "cause", error),
+                        self.version,
+                    )
                     self._resync(worker)
                     todo.appendleft(chunk)
                 else:
