@@ -224,7 +224,13 @@ def hub_records(dataset_id: str, config: str | None, split: str, **kwargs: Any):
     """Rows of a Hub dataset (or any `datasets.load_dataset` path, e.g. "json" + data_files)."""
     from datasets import load_dataset
 
-    return load_dataset(dataset_id, config, split=split, **kwargs)
+    try:
+        return load_dataset(dataset_id, config, split=split, **kwargs)
+    except Exception as error:  # offline, unknown id or config, missing split: say which
+        raise ValueError(
+            f"hub source {dataset_id!r} (config {config}, split {split!r}) did not load: "
+            f"{type(error).__name__}: {error}; check the id or pass a local file"
+        ) from error
 
 
 def parse_spec(spec: str) -> tuple[str, str]:

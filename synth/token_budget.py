@@ -237,12 +237,12 @@ def _insertion_points(
     """`count` distinct (document, char offset) sentence ends, documents drawn by length,
     offsets in one document at least `spacing` chars apart."""
     chosen: dict[int, list[int]] = {}
-    weights = [len(body) for body in bodies]
+    cumulative = list(itertools.accumulate(len(body) for body in bodies))
     points: list[tuple[int, int]] = []
     for _ in range(50 * count + 50):
         if len(points) == count:
             return points
-        doc = rng.choices(range(len(bodies)), weights=weights)[0]
+        doc = rng.choices(range(len(bodies)), cum_weights=cumulative)[0]
         taken = chosen.setdefault(doc, [])
         ends = [
             m.end()

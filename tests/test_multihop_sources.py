@@ -145,6 +145,8 @@ def test_hub_source_through_datasets_load_dataset(shared_data, tmp_path):
     hub = load_source("hub:json@train", data_files=str(path), cache_dir=str(tmp_path))
     local = load_source(f"hotpotqa-hf:{path}")
     assert len(hub.items) == 100
+    with pytest.raises(ValueError, match="did not load"):  # offline: one line, not a traceback
+        load_source("hub:no-such-owner/no-such-dataset")
     assert [(i.question, i.answers, i.paragraphs) for i in hub.items] == [
         (i.question, i.answers, i.paragraphs) for i in local.items
     ]
