@@ -13,11 +13,14 @@ the program of the rewritten text.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from synth.arith import (
+    MAX_ABS_VALUE,
     ArithError,
     Node,
     Number,
@@ -70,6 +73,10 @@ class AtomicProblem:
     extra: dict = field(default_factory=dict, compare=False)
     compiled: tuple = field(default=(), compare=False, repr=False)
     """`steps` as closures (arith.compile_tree), for re-running the program in a chain."""
+    step_checks: tuple[tuple[bool, bool], ...] = field(default=(), compare=False, repr=False)
+    """Per step (was positive, was integral): what a rewritten input must preserve."""
+    target_steps: tuple[int, ...] = field(default=(), compare=False)
+    """Per target slot, the `granularity` of its input: new values are drawn as multiples."""
 
     @property
     def answer(self) -> Number:
@@ -107,7 +114,7 @@ def make_problem(
     letter = next(
         (c for c in VARIABLE_LETTERS if not re.search(rf"\b{c}\b", text, flags=re.IGNORECASE)), "X"
     )
-    return AtomicProblem(
+    problem = AtomicProblem(
         id=problem_id,
         text=text,
         inputs=tuple(inputs),
@@ -121,8 +128,11 @@ def make_problem(
         answer_unit=answer_unit,
         input_text=tuple(format_number(value) for value in inputs),
         compiled=tuple(compile_tree(step) for step in steps),
+        step_checks=tuple((value > 0, type(value) is int) for value in env[len(inputs) :]),
         extra=extra or {},
     )
+    steps_of_targets = tuple(granularity(problem, slots[i].input_index) for i in target_slots)
+    return dataclasses.replace(problem, target_steps=steps_of_targets)
 
 
 def _inputs_feeding(steps: tuple[Node, ...], input_count: int, answer_index: int) -> set[int]:
@@ -151,16 +161,26 @@ def run_with_input(problem: AtomicProblem, input_index: int, value: Number) -> N
     env = list(problem.inputs)
     env[input_index] = value
     try:
-        for step, original in zip(problem.compiled, problem.step_values, strict=True):
-            result = evaluate_compiled(step, env)
-            if original > 0 and result <= 0:
+        # Inlined (not evaluate_compiled): this loop is most of the time spent sampling chains.
+        for step, (was_positive, was_integral) in zip(
+            problem.compiled, problem.step_checks, strict=True
+        ):
+            result = step(env)
+            if type(result) is Fraction:
+                if result.denominator != 1:
+                    if was_integral:
+                        return None
+                else:
+                    result = result.numerator
+            elif was_integral and type(result) is not int:
                 return None
-            if type(original) is int and type(result) is not int:
+            if was_positive and result <= 0:
                 return None
             env.append(result)
     except (ArithError, ZeroDivisionError):
         return None
-    return env[problem.answer_index]
+    answer = env[problem.answer_index]
+    return answer if abs(answer) <= MAX_ABS_VALUE else None
 
 
 def granularity(problem: AtomicProblem, input_index: int) -> int:

@@ -35,7 +35,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from synth.arith import Number, evaluate, format_number, parse, to_number
-from synth.atomic import AtomicProblem, granularity, rewrite_slot, run_with_input
+from synth.atomic import AtomicProblem, rewrite_slot, run_with_input
 from synth.base import Axis, check_level
 from synth.h1_adapters import ADAPTER_KINDS, Adapter, candidates
 from synth.task import Task
@@ -172,15 +172,15 @@ def link(
     previous: Number,
     rng: random.Random,
     config: H1Config,
-    granularity_memo=granularity,
 ) -> Link | None:
     """A well-posed Link of `problem` to the previous answer, or None if no slot works."""
-    slots = problem.target_slots
-    start = rng.randrange(len(slots))
-    for slot_index in slots[start:] + slots[:start]:
+    count = len(problem.target_slots)
+    start = rng.randrange(count)
+    for target in range(start, start + count):
+        slot_index = problem.target_slots[target % count]
+        step = problem.target_steps[target % count]
         input_index = problem.slots[slot_index].input_index
         original = problem.inputs[input_index]
-        step = granularity_memo(problem, input_index)
         for adapter in candidates(
             previous, original, rng, config.magnitude_ratio, config.adapter_kinds, step
         ):
@@ -200,7 +200,6 @@ class H1Generator:
         self.config = config if config is not None else H1Config(**fields)
         self.source = load_source(self.config)
         self._fragments: dict[str, str] = {}
-        self._granularity: dict[tuple[str, int], int] = {}
         head = {"generator": "h1", "source": self.config.source, "purpose": self.config.purpose}
         self._meta_head = _compact(head)[1:-1]
         if not self.source.targets and self.config.max_horizon > 1:
@@ -240,7 +239,7 @@ class H1Generator:
                 problem = rng.choice(self.source.targets)
                 if problem.id in used and attempt < LINK_ATTEMPTS // 2:
                     continue
-                chosen = link(problem, previous, rng, self.config, self._step_of)
+                chosen = link(problem, previous, rng, self.config)
                 if chosen is not None:
                     break
             if chosen is None:
@@ -265,18 +264,20 @@ class H1Generator:
             body = rewrite_slot(problem.text, slot, problem.letter)
             clause = f"Let {problem.letter} be {chain_link.adapter.phrase(position - 1)}."
             texts.append(f"Problem {position}: {clause} {body}")
-            record = {
-                "input": f"q{slot.input_index}",
-                "span": [slot.start, slot.end],
-                "original": problem.input_text[slot.input_index],
-                "adapter": chain_link.adapter.to_dict(),
-                "value": format_number(chain_link.value),
-            }
-            trace.append(f'{{{self._static_json(problem)},"link":{_compact(record)}}}')
+            # Every value here is a number string, a unit name or "q<i>": nothing to escape,
+            # so the record is formatted directly (json.dumps per link was a hot spot).
+            record = (
+                f'"link":{{"input":"q{slot.input_index}","span":[{slot.start},{slot.end}],'
+                f'"original":"{problem.input_text[slot.input_index]}",'
+                f'"adapter":{chain_link.adapter.json},'
+                f'"value":"{format_number(chain_link.value)}"}}'
+            )
+            trace.append(f"{{{self._static_json(problem)},{record}}}")
             answers.append(format_number(chain_link.answer))
+        answers_json = '","'.join(answers)
         meta = (
             f'{{{self._meta_head},"horizon":{horizon},"seed":{seed},"index":{index},'
-            f'"problems":[{",".join(trace)}],"answers":{_compact(answers)}}}'
+            f'"problems":[{",".join(trace)}],"answers":["{answers_json}"]}}'
         )
         return Task(
             id=f"h1-{self.source.tag}-h{horizon}-s{seed}-{index}",
@@ -287,14 +288,6 @@ class H1Generator:
             reward="math",
             meta=meta,
         )
-
-    def _step_of(self, problem: AtomicProblem, input_index: int) -> int:
-        # Memoised: a pure function of the problem, asked again for every link it joins.
-        key = (problem.id, input_index)
-        step = self._granularity.get(key)
-        if step is None:
-            step = self._granularity[key] = granularity(problem, input_index)
-        return step
 
     def _static_json(self, problem: AtomicProblem) -> str:
         fragment = self._fragments.get(problem.id)

@@ -16,6 +16,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import cached_property
 
 from synth.arith import Number, format_number, normalize
 
@@ -90,8 +91,24 @@ class Adapter:
             "offset": format_number(self.offset),
         }
         if self.kind == "unit":
-            record["units"] = [UNITS[self.unit][1], UNITS[self.unit][3]]
+            record["units"] = list(self.units)
         return record
+
+    @property
+    def units(self) -> tuple[str, str]:
+        """(from, to) plural unit names of a unit conversion."""
+        _, larger, _, smaller, _ = UNITS[self.unit]
+        return (smaller, larger) if self.divisor > 1 else (larger, smaller)
+
+    @cached_property
+    def json(self) -> str:
+        """`to_dict` as compact JSON. Formatted directly: the values are number strings and
+        unit names, nothing to escape, and json.dumps per link was a hot spot."""
+        units = f',"units":["{self.units[0]}","{self.units[1]}"]' if self.unit >= 0 else ""
+        return (
+            f'{{"kind":"{self.kind}","multiplier":"{format_number(self.multiplier)}",'
+            f'"offset":"{format_number(self.offset)}"{units}}}'
+        )
 
 
 IDENTITY = Adapter("identity")
