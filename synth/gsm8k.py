@@ -50,6 +50,8 @@ WORD_CONSTANTS: dict[str, tuple[Number, ...]] = {
     "percent": (100,), "%": (100,), "nickel": (5,), "dime": (10,), "quarters": (25,),
 }  # fmt: skip
 WORD_RE = re.compile(r"[a-z]+|%")
+ORDINAL_RE = re.compile(r"\b(?:first|second|third|fourth|fifth|sixth|last)\b", re.IGNORECASE)
+SMALL_COUNT = 10
 
 
 @dataclass
@@ -227,6 +229,9 @@ def build_program(question: str, notes: list[str], gold: Number, problem_id: str
     answer_index = next((i for i in range(len(env) - 1, len(inputs) - 1, -1) if env[i] == gold), -1)
     if answer_index < 0:
         raise Rejected("answer_mismatch", f"no note computes the gold answer {gold}")
+    # "The first two weigh 12 pounds, the third ...": when items are enumerated, a small
+    # count is structural (changing it leaves the listed items wrong), so it stays fixed.
+    enumerated = len(ORDINAL_RE.findall(question)) >= 2
     slots = tuple(
         Slot(
             n.start,
@@ -234,6 +239,7 @@ def build_program(question: str, notes: list[str], gold: Number, problem_id: str
             input_of_value[to_number(n.literal)],
             n.plain_integer
             and not opaque
+            and not (enumerated and to_number(n.literal) <= SMALL_COUNT)
             and occurrences[to_number(n.literal)] == 1
             and input_of_value[to_number(n.literal)] not in ambiguous,
         )
