@@ -133,7 +133,13 @@ def read_hub_rows(dataset_id: str, config: str | None, split: str) -> Iterator[t
 
     if config is None and dataset_id.rstrip("/").endswith("gsm8k"):
         config = "main"  # openai/gsm8k has two configs; "main" is the plain one.
-    dataset = load_dataset(dataset_id, config, split=split)
+    try:
+        dataset = load_dataset(dataset_id, config, split=split)
+    except (ConnectionError, FileNotFoundError, OSError, ValueError) as error:
+        raise ValueError(
+            f"could not load Hub dataset {dataset_id!r} (config {config}, split {split}): "
+            f"{error}; check the id, the network and HF_HUB_OFFLINE, or give a local JSONL path"
+        ) from error
     yield from enumerate(dataset)
 
 

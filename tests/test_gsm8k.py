@@ -139,3 +139,13 @@ def test_hub_rows_go_through_load_dataset(monkeypatch, shared_data):
     assert calls == [("openai/gsm8k", "main", "test")]
     assert stats.rows == 1319 and stats.acceptance_rate >= 0.8
     assert problems[0].id.startswith("hub#")
+
+
+def test_unreachable_hub_dataset_is_one_clear_error(monkeypatch):
+    # The Hub itself is mocked: load_dataset fails as it does offline.
+    def offline(*args, **kwargs):
+        raise ConnectionError("Couldn't reach 'openai/gsm8k' on the Hub (OfflineModeIsEnabled)")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(ValueError, match="local JSONL path"):
+        list(read_hub_rows("openai/gsm8k", None, "train"))
