@@ -39,7 +39,7 @@ class RolloutConfig(BaseModel):
     enforce_eager: bool = True
     """Skip torch.compile and CUDA graphs: engines start in seconds instead of minutes."""
     cpu_thread_binding: Literal["spread", "none"] = "spread"
-    """On CPU, `spread` pins worker i's threads to cores [i*c, (i+1)*c) of its node (c =
+    """On CPU, `spread` pins worker i's process to cores [i*c, (i+1)*c) of its node (c =
     cpus_per_worker, wrapping around); `none` leaves placement to the OS."""
     weight_transport: Literal["object_store", "nccl"] = "object_store"
     """How load_weights reaches the engines: one put into Ray's object store that every worker

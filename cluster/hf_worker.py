@@ -25,6 +25,7 @@ from cluster.rollout import (
     prompt_seed,
     render_prompts,
 )
+from cluster.vllm_worker import pin_to_worker_cores
 from cluster.weights import as_state_dict
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,9 @@ log = logging.getLogger(__name__)
 class HFEngine:
     """One transformers model; `version` counts the weight loads it has applied."""
 
-    def __init__(self, config: RolloutConfig, model: str, worker_index: int = 0) -> None:
+    def __init__(
+        self, config: RolloutConfig, model: str, worker_index: int = 0, bind_cores: bool = False
+    ) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -42,6 +45,8 @@ class HFEngine:
         self.device = "cuda" if config.on_gpu else "cpu"
         if not config.on_gpu:
             torch.set_num_threads(config.cpus_per_worker)
+            if bind_cores:
+                pin_to_worker_cores(config, worker_index)
         self.tokenizer = AutoTokenizer.from_pretrained(model)
         self.model = AutoModelForCausalLM.from_pretrained(
             model, dtype=getattr(torch, config.engine_dtype())

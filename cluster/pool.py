@@ -125,7 +125,7 @@ class RolloutPool:
         elif config.on_gpu:
             options["num_gpus"] = config.gpus_per_worker
         actor = ray.remote(engine_class(config.backend)).options(**options)
-        return actor.remote(config, self.model, index)
+        return actor.remote(config, self.model, index, bind_cores=True)
 
     # ---------------------------------------------------------------- generation
 

@@ -20,10 +20,11 @@ LOOPBACK = "127.0.0.1"
 
 
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
-    """Connect this process to Ray; True when this call started it (then pass it to shutdown_ray).
+    """Connect this process to Ray; True when this call connected it (pass that to shutdown_ray).
 
+    Local (no address, no $RAY_ADDRESS): starts Ray on 127.0.0.1, dashboard included.
     Already connected: nothing happens and False comes back, so a caller never stops a Ray
-    that someone else owns. `num_cpus` caps a local Ray's CPUs (ignored when joining).
+    that someone else owns. `num_cpus` sets a local Ray's logical CPUs (ignored when joining).
     """
     address = address or os.environ.get("RAY_ADDRESS") or None
     if not address:

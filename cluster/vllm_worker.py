@@ -41,39 +41,46 @@ def worker_cores(config: RolloutConfig, worker_index: int, available: list[int])
     return [available[(worker_index * count + k) % len(available)] for k in range(count)]
 
 
-def cpu_env(config: RolloutConfig, worker_index: int, available: list[int]) -> dict[str, str]:
+def cpu_env(config: RolloutConfig) -> dict[str, str]:
     """Environment for vLLM's CPU build in one worker, from its Ray CPU allotment."""
-    env = {
+    return {
         "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
+        # Binding is done on the whole process (pin_to_worker_cores); vLLM's own binding
+        # belongs to its multiprocess executor, which in-process engines do not use.
+        "VLLM_CPU_OMP_THREADS_BIND": "nobind",
         "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
         "OMP_NUM_THREADS": str(config.cpus_per_worker),
     }
-    if config.cpu_thread_binding == "spread":
-        cores = worker_cores(config, worker_index, available)
-        env["VLLM_CPU_OMP_THREADS_BIND"] = ",".join(map(str, cores))
-        # In-process engines do not bind threads themselves; OpenMP does it from these.
-        env["OMP_PLACES"] = ",".join(f"{{{core}}}" for core in cores)
-        env["OMP_PROC_BIND"] = "true"
-    else:
-        env["VLLM_CPU_OMP_THREADS_BIND"] = "nobind"
-    return env
 
 
-def configure_cpu_process(config: RolloutConfig, worker_index: int) -> None:
-    if "torch" in sys.modules:
-        log.warning(
-            "torch is already imported: CPU thread binding for worker %d may not apply",
-            worker_index,
-        )
-    os.environ.update(cpu_env(config, worker_index, sorted(os.sched_getaffinity(0))))
+def pin_to_worker_cores(config: RolloutConfig, worker_index: int) -> list[int] | None:
+    """Under `spread`, pin this process to worker `worker_index`'s cores; the cores, or None.
+
+    Pins the process rather than OpenMP threads (OMP_PROC_BIND): Ray runs actor methods on
+    threads other than the one OpenMP binds first, and those would inherit a one-core mask.
+    Only for worker processes: children inherit the mask, so a pinned driver would squeeze
+    the Ray it starts onto the same cores.
+    """
+    if config.cpu_thread_binding != "spread":
+        return None
+    cores = worker_cores(config, worker_index, sorted(os.sched_getaffinity(0)))
+    os.sched_setaffinity(0, cores)
+    return cores
 
 
 class VLLMEngine:
     """One vLLM engine; `version` counts the weight loads it has applied."""
 
-    def __init__(self, config: RolloutConfig, model: str, worker_index: int = 0) -> None:
+    def __init__(
+        self, config: RolloutConfig, model: str, worker_index: int = 0, bind_cores: bool = False
+    ) -> None:
+        cores = None
         if not config.on_gpu:
-            configure_cpu_process(config, worker_index)
+            if "torch" in sys.modules:
+                log.warning("torch is already imported: OMP_NUM_THREADS may not apply")
+            os.environ.update(cpu_env(config))
+            if bind_cores:
+                cores = pin_to_worker_cores(config, worker_index)
         from transformers import AutoConfig, AutoTokenizer
         from vllm import LLM
 
@@ -104,7 +111,13 @@ class VLLMEngine:
             engine_args["weight_transfer_config"] = {"backend": "nccl"}
         self.llm = LLM(**engine_args)
         self.version = 0
-        log.info("worker %d: vLLM engine ready on %s (pid %d)", worker_index, model, os.getpid())
+        log.info(
+            "worker %d: vLLM engine ready on %s (pid %d, cores %s)",
+            worker_index,
+            model,
+            os.getpid(),
+            cores or "any",
+        )
 
     # ---------------------------------------------------------------- generation
 

@@ -74,6 +74,14 @@ def test_local_ray_listens_on_loopback_only(ray_session):
     assert all(ip in ("127.0.0.1", "::ffff:127.0.0.1") for ip in listening), listening
 
 
+def test_workers_are_pinned_to_their_own_cores(pool):
+    import psutil
+
+    available = sorted(os.sched_getaffinity(0))
+    affinities = [psutil.Process(pid).cpu_affinity() for pid in pool.worker_pids()]
+    assert affinities == [[available[0]], [available[1 % len(available)]]]
+
+
 def test_generate_returns_n_completions_in_order(pool):
     sampling = SamplingConfig(temperature=1.0, max_tokens=8, n=3, seed=11)
     rollouts = pool.generate(PROMPTS, sampling)
