@@ -34,9 +34,9 @@ class TaskConfig(BaseModel):
     """Name in `synth.GENERATORS` (h1, keychain, multihop, ...)."""
     options: dict[str, Any] = {}
     """The generator's own config (e.g. H1Config fields); validated by it before the run starts."""
-    reward: str | dict[str, float] | None = None
-    """Reward name in `rewards.REWARDS`, or {name: weight} for a weighted sum; None uses the
-    name each Task record carries."""
+    reward: str | dict[str, Any] | list[dict[str, Any]] | None = None
+    """Reward name in `rewards.REWARDS`, or a `rewards.combine.RewardSpec` ({name: weight},
+    a list of {name, weight, kwargs}, or {terms, overlong}); None uses each Task's own name."""
 
 
 class LearnerResources(BaseModel):
@@ -92,7 +92,8 @@ class RunConfig(BaseModel):
     """1 overlaps rollouts for step t+1 with training at step t (one step off-policy)."""
     ray: RayConfig = RayConfig()
     rollout: RolloutConfig = RolloutConfig()
-    sampling: SamplingConfig = SamplingConfig()
+    sampling: SamplingConfig = SamplingConfig(n=4, max_tokens=256)
+    """`n` is the GRPO group size (completions per prompt)."""
     trainer: TrainerConfig = TrainerConfig()
     learner: LearnerResources = LearnerResources()
     tasks: dict[str, TaskConfig] = {"h1": TaskConfig(generator="h1")}

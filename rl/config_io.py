@@ -9,6 +9,8 @@ anything heavy starts.
 
 from __future__ import annotations
 
+import copy
+import re
 import types
 import typing
 from pathlib import Path
@@ -16,6 +18,8 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
+
+_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
 
 class ConfigError(ValueError):
@@ -31,17 +35,23 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as error:
         raise ConfigError(f"override {text!r}: value is not valid YAML ({error})") from None
+    if isinstance(value, str) and _FLOAT.match(value):
+        value = float(value)  # YAML 1.1 reads `1e-6` (no dot) as a string
     return key.split("."), value
 
 
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+def apply_overrides(
+    data: dict[str, Any], overrides: list[str], defaults: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Set each override in `data`; a section missing from `data` starts as its default."""
     for override in overrides:
         path, value = parse_override(override)
-        node = data
+        node, default = data, defaults or {}
         for part in path[:-1]:
+            default = default.get(part) if isinstance(default, dict) else None
             child = node.get(part)
             if child is None:
-                child = node[part] = {}
+                child = node[part] = copy.deepcopy(default) if isinstance(default, dict) else {}
             elif not isinstance(child, dict):
                 raise ConfigError(f"override {override!r}: {part} is a value, not a section")
             node = child
@@ -113,7 +123,7 @@ def load_config(
 ) -> BaseModel:
     """Defaults <- YAML file <- overrides, validated by `model`; raises ConfigError."""
     data = read_yaml(path) if path else {}
-    data = apply_overrides(data, overrides or [])
+    data = apply_overrides(data, overrides or [], model().model_dump(mode="json"))
     try:
         return model.model_validate(data)
     except ValidationError as error:

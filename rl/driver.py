@@ -182,7 +182,7 @@ class Driver:
             record.update({f"frontier/{task}": level for task, level in levels.items()})
             record.update(
                 {
-                    "events": self.curriculum.pop_events(),
+                    "curriculum/events": self.curriculum.pop_events(),
                     "policy_version": min(versions),
                     "reward/errors": self.collector.scorer.errors,
                     "samples/trained": len(samples),

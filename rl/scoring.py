@@ -1,9 +1,9 @@
-"""Scoring rollouts: each task's reward (a name or a weighted sum) over its completions.
+"""Scoring rollouts: each task's reward (a registered name or a `rewards.combine` spec).
 
 Reward functions speak TRL's signature, `f(prompts, completions, **columns)`. The registered
 ones never raise, but a user's reward might: a batch call that raises is retried item by
-item, each item that still raises scores 0, and the failures are counted in the step's
-metrics (`reward/errors`) instead of stopping a long run.
+item, each item that still raises scores 0, and the failures are counted (`reward/errors` in
+the step's metrics) instead of stopping a long run.
 """
 
 from __future__ import annotations
@@ -12,69 +12,67 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from rewards import get_reward
 from synth.task import Task
 
 log = logging.getLogger(__name__)
 RewardFn = Callable[..., list[float]]
+RewardSetting = str | dict[str, Any] | list[Any] | None
 
 
-def reward_terms(spec: str | dict[str, float] | None, task: Task) -> dict[str, float]:
-    """{reward name: weight} for a task: the config's spec, else the Task's own reward name."""
-    if spec is None:
-        return {task.reward: 1.0}
-    if isinstance(spec, str):
-        return {spec: 1.0}
-    return dict(spec)
+def build_task_reward(setting: RewardSetting) -> RewardFn | None:
+    """A task's configured reward: a registry name, a weighted spec, or None (use each Task's)."""
+    from rewards import get_reward
+    from rewards.combine import build_reward
+
+    if setting is None:
+        return None
+    if isinstance(setting, str):
+        return get_reward(setting)
+    return build_reward(setting)
 
 
 class Scorer:
-    """Scores (task, completions) pairs; holds the per-run error count."""
+    """Scores the completions of one prompt at a time; counts rewards that raised."""
 
-    def __init__(
-        self,
-        specs: dict[str, str | dict[str, float] | None],
-        registry: Callable[[str], RewardFn] = get_reward,
-    ):
-        self.specs = specs
-        self._lookup = registry
-        self._functions: dict[str, RewardFn] = {}
+    def __init__(self, settings: dict[str, RewardSetting]):
+        self._configured = {name: build_task_reward(setting) for name, setting in settings.items()}
+        self._by_name: dict[str, RewardFn] = {}
         self.errors = 0
 
-    def function(self, name: str) -> RewardFn:
-        if name not in self._functions:
-            self._functions[name] = self._lookup(name)
-        return self._functions[name]
+    def function(self, task_name: str, task: Task) -> RewardFn:
+        configured = self._configured.get(task_name)
+        if configured is not None:
+            return configured
+        if task.reward not in self._by_name:
+            from rewards import get_reward
+
+            self._by_name[task.reward] = get_reward(task.reward)
+        return self._by_name[task.reward]
 
     def score(
-        self, task_name: str, task: Task, completions: list[str], **extra: Any
+        self,
+        task_name: str,
+        task: Task,
+        completions: list[str],
+        completion_lengths: list[int],
+        **extra: Any,
     ) -> list[float]:
-        """One reward per completion of one prompt, in [0, 1] after weighting."""
-        terms = reward_terms(self.specs.get(task_name), task)
-        total_weight = sum(terms.values()) or 1.0
-        columns = {
-            "answer": [task.answer] * len(completions),
-            "task": [task.task] * len(completions),
-        }
-        columns.update({key: [value] * len(completions) for key, value in extra.items()})
-        totals = [0.0] * len(completions)
-        for name, weight in terms.items():
-            values = self._call(name, [task.prompt] * len(completions), completions, columns)
-            totals = [t + weight * v for t, v in zip(totals, values, strict=True)]
-        return [min(max(t / total_weight, 0.0), 1.0) for t in totals]
-
-    def _call(
-        self, name: str, prompts: list, completions: list[str], columns: dict[str, list]
-    ) -> list[float]:
-        fn = self.function(name)
+        """One reward in [0, 1] per completion of `task`'s prompt."""
+        fn = self.function(task_name, task)
+        count = len(completions)
+        columns = {"answer": [task.answer] * count, "completion_lengths": completion_lengths}
+        columns.update({key: [value] * count for key, value in extra.items()})
+        prompts = [task.prompt] * count
         try:
             return [_as_score(v) for v in fn(prompts=prompts, completions=completions, **columns)]
-        except Exception:  # a user's reward raised on the batch: isolate the bad items
-            log.debug("reward %s raised on a batch; scoring item by item", name, exc_info=True)
+        except Exception:  # a user's reward raised on the batch: find the items that raise
+            log.debug(
+                "reward for %s raised on a batch; scoring item by item", task_name, exc_info=True
+            )
         values = []
-        for index in range(len(completions)):
+        for index in range(count):
+            row = {key: column[index : index + 1] for key, column in columns.items()}
             try:
-                row = {key: column[index : index + 1] for key, column in columns.items()}
                 values.append(
                     _as_score(
                         fn(
@@ -87,8 +85,8 @@ class Scorer:
             except Exception as error:
                 self.errors += 1
                 log.warning(
-                    "reward %s raised on one completion, scored 0: %s",
-                    name,
+                    "reward for %s raised on one completion, scored 0: %s",
+                    task_name,
                     f"{type(error).__name__}: {error}"[:200],
                 )
                 values.append(0.0)
@@ -96,8 +94,8 @@ class Scorer:
 
 
 def _as_score(value: Any) -> float:
-    """None (TRL's "does not apply") and NaN count as 0."""
+    """None (TRL's "does not apply") and NaN count as 0; values are clipped to [0, 1]."""
     if value is None:
         return 0.0
     value = float(value)
-    return 0.0 if value != value else value
+    return 0.0 if value != value else min(max(value, 0.0), 1.0)

@@ -195,6 +195,7 @@ class H1Generator:
     """Chains of atomic problems; a pure function of (config, level, n, seed)."""
 
     name = "h1"
+    config_class = H1Config
 
     def __init__(self, config: H1Config | None = None, **fields) -> None:
         self.config = config if config is not None else H1Config(**fields)

@@ -1,0 +1,89 @@
+"""Typed configuration: YAML + dotted overrides, one clear line per mistake, shipped configs load."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rl.config import RunConfig
+from rl.config_io import ConfigError, apply_overrides, dump_config, load_config, parse_override
+from rl.validate import check_run_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_overrides_parse_yaml_scalars_into_nested_keys():
+    assert parse_override("trainer.lr=1e-6") == (["trainer", "lr"], 1e-6)
+    assert parse_override("logging.progress=false") == (["logging", "progress"], False)
+    data = apply_overrides({"trainer": {"lr": 1.0}}, ["trainer.lr=2e-6", "tasks.h1.generator=h1"])
+    assert data == {"trainer": {"lr": 2e-6}, "tasks": {"h1": {"generator": "h1"}}}
+    with pytest.raises(ConfigError, match="dotted.key=value"):
+        parse_override("trainer.lr")
+
+
+def test_defaults_are_the_embedded_run():
+    config = RunConfig()
+    assert config.model == "embedded"
+    assert config.tasks["h1"].generator == "h1"
+    assert config.rollout.backend == "vllm"
+    check_run_config(config)
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("trainer.lrr=1", "config error: trainer.lrr: unknown key; allowed keys: loss,"),
+        ("trainer.lr=abc", "config error: trainer.lr: Input should be a valid number"),
+        ("trainer.lr=-1", "config error: trainer.lr: Input should be greater than 0"),
+        (
+            "trainer.loss=ppo",
+            "config error: trainer.loss: Input should be 'grpo', 'dr_grpo' or 'dapo'",
+        ),
+        ("sampling.n=1", "sampling.n must be >= 2"),
+        ("tasks.h1.options.horizonn=3", "config error: tasks.h1.options.horizonn"),
+        ("tasks.h1.generator=nope", "unknown generator 'nope'"),
+        ("tasks.h1.reward=nope", "unknown reward 'nope'"),
+        ("curriculum.replay_frac=2", "replay_frac must lie in [0, 1]"),
+    ],
+)
+def test_bad_values_give_one_line_naming_the_key(override, expected):
+    with pytest.raises(ConfigError) as error:
+        check_run_config(load_config(RunConfig, None, [override]))
+    message = str(error.value)
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_yaml_file_round_trips_and_rejects_garbage(tmp_path):
+    config = load_config(RunConfig, None, ["steps=3", "trainer.lr=2e-6"])
+    path = tmp_path / "run.yaml"
+    path.write_text(dump_config(config))
+    assert load_config(RunConfig, path) == config
+    (tmp_path / "bad.yaml").write_text("steps: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(RunConfig, tmp_path / "bad.yaml")
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(RunConfig, tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_loads_and_validates(path):
+    config = load_config(RunConfig, path)
+    check_run_config(config)
+
+
+def test_cli_help_dry_run_and_bad_key_exit_code():
+    run = [sys.executable, str(REPO / "rl" / "run.py")]
+    help_text = subprocess.run([*run, "--help"], capture_output=True, text=True, check=True).stdout
+    assert "--dry-run" in help_text and "--resume" in help_text
+    dry = subprocess.run(
+        [*run, "--dry-run", "steps=2"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "steps: 2" in dry and "127.0.0.1" in dry and "h1" in dry
+    bad = subprocess.run([*run, "--dry-run", "trainer.lrr=1"], capture_output=True, text=True)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == [bad.stderr.strip()]  # exactly one line
+    assert "trainer.lrr" in bad.stderr
