@@ -93,20 +93,24 @@ class TokenCounter:
                 totals.append(totals[-1] + tokens)
         return totals[number_of_documents]
 
-    def insertions(self, body: str, inserts: Sequence[tuple[int, str]]) -> int:
-        """Tokens that inserting `text` at each char offset adds to the body's count.
+    def insertion_costs(self, insertions: Sequence[tuple[str, int, str]]) -> list[int]:
+        """Tokens that each (body, char offset, text) insertion adds to its body's count.
 
-        Offsets must lie at least 2 * window_chars apart so that windows never overlap.
+        Offsets in one body must lie at least 2 * window_chars apart so that windows never
+        overlap; all windows are tokenised in one batch.
         """
         window = self.window_chars
-        wrapped = BODY_LEFT + body + BODY_RIGHT
         texts = []
-        for offset, text in inserts:
+        for body, offset, text in insertions:
+            wrapped = BODY_LEFT + body + BODY_RIGHT
             at = offset + len(BODY_LEFT)
             left, right = wrapped[max(0, at - window) : at], wrapped[at : at + window]
             texts += [left + text + right, left + right]
         counts = self.counts(texts)
-        return sum(counts[0::2]) - sum(counts[1::2])
+        return [
+            with_text - without
+            for with_text, without in zip(counts[::2], counts[1::2], strict=True)
+        ]
 
     def cut(self, body: str, max_tokens: int, keep_chars: int) -> tuple[str, int] | None:
         """The longest prefix of `body` ended at a word boundary whose in-context count is at
@@ -318,12 +322,15 @@ def build_context(
     tokens += fill.tokens
     starts = [len(body.split("\n", 1)[0]) + 1 for body in bodies]  # after the title line
 
-    by_document: dict[int, list[tuple[int, str]]] = {}
     points = _insertion_points(rng, bodies, starts, len(inserts), 2 * counter.window_chars)
-    for (doc, offset), text in zip(points, inserts, strict=True):
+    costs = counter.insertion_costs(
+        [(bodies[doc], offset, text) for (doc, offset), text in zip(points, inserts, strict=True)]
+    )
+    by_document: dict[int, list[tuple[int, str]]] = {}
+    for (doc, offset), text, cost in zip(points, inserts, costs, strict=True):
         by_document.setdefault(doc, []).append((offset, text))
+        tokens[doc] += cost
     for doc, doc_inserts in by_document.items():
-        tokens[doc] += counter.insertions(bodies[doc], doc_inserts)
         for offset, text in sorted(doc_inserts, reverse=True):
             bodies[doc] = bodies[doc][:offset] + text + bodies[doc][offset:]
 

@@ -189,7 +189,7 @@ def test_token_counter_pieces(smollm2_tokenizer, shared_data):
     offset = body.index(". It") + 1
     with_pair = body[:offset] + inserted + body[offset:]
     assert (
-        counter.bodies([body])[0] + counter.insertions(body, [(offset, inserted)])
+        counter.bodies([body])[0] + counter.insertion_costs([(body, offset, inserted)])[0]
         == (counter.bodies([with_pair])[0])
     )
     whole = "Title\n" + " ".join(["several words of prose"] * 40)
