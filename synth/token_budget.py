@@ -279,6 +279,30 @@ def _place(rng: random.Random, own: int, filler: int, placement: str, sigma: flo
     return order + fillers[taken:]
 
 
+def _insert(
+    counter: TokenCounter,
+    rng: random.Random,
+    bodies: list[str],
+    tokens: list[int],
+    inserts: list[str],
+) -> set[int]:
+    """Write `inserts` after random sentence ends of `bodies` (in place), add their token
+    costs to `tokens`, and return the documents that received one."""
+    starts = [len(body.split("\n", 1)[0]) + 1 for body in bodies]  # after the title line
+    points = _insertion_points(rng, bodies, starts, len(inserts), 2 * counter.window_chars)
+    costs = counter.insertion_costs(
+        [(bodies[doc], offset, text) for (doc, offset), text in zip(points, inserts, strict=True)]
+    )
+    by_document: dict[int, list[tuple[int, str]]] = {}
+    for (doc, offset), text, cost in zip(points, inserts, costs, strict=True):
+        by_document.setdefault(doc, []).append((offset, text))
+        tokens[doc] += cost
+    for doc, doc_inserts in by_document.items():
+        for offset, text in sorted(doc_inserts, reverse=True):  # later offsets stay valid
+            bodies[doc] = bodies[doc][:offset] + text + bodies[doc][offset:]
+    return set(by_document)
+
+
 def build_context(
     counter: TokenCounter,
     pool: FillerPool,
@@ -320,25 +344,13 @@ def build_context(
     fill = fill_whole(draws, target - spent - reserve, len(bodies), counter)
     bodies += [pool.bodies[i] for i in fill.indices]
     tokens += fill.tokens
-    starts = [len(body.split("\n", 1)[0]) + 1 for body in bodies]  # after the title line
-
-    points = _insertion_points(rng, bodies, starts, len(inserts), 2 * counter.window_chars)
-    costs = counter.insertion_costs(
-        [(bodies[doc], offset, text) for (doc, offset), text in zip(points, inserts, strict=True)]
-    )
-    by_document: dict[int, list[tuple[int, str]]] = {}
-    for (doc, offset), text, cost in zip(points, inserts, costs, strict=True):
-        by_document.setdefault(doc, []).append((offset, text))
-        tokens[doc] += cost
-    for doc, doc_inserts in by_document.items():
-        for offset, text in sorted(doc_inserts, reverse=True):
-            bodies[doc] = bodies[doc][:offset] + text + bodies[doc][offset:]
+    with_inserts = _insert(counter, rng, bodies, tokens, inserts)
 
     def total() -> int:
         return fixed + counter.headers(len(bodies)) + sum(tokens)
 
     returned = []  # whole fillers given back when the pairs cost more than reserved
-    while total() > target and len(bodies) > len(own) and len(bodies) - 1 not in by_document:
+    while total() > target and len(bodies) > len(own) and len(bodies) - 1 not in with_inserts:
         returned.append(fill.indices[len(bodies) - len(own) - 1])
         bodies.pop(), tokens.pop()
     overflow = [] if fill.overflow is None else [fill.overflow]
@@ -346,9 +358,8 @@ def build_context(
     for index in itertools.islice(candidates, 64):
         # Top up with documents that fit whole, and end with one cut at a word boundary.
         room = target - total() - (counter.headers(len(bodies) + 1) - counter.headers(len(bodies)))
-        cut = (
-            counter.cut(pool.bodies[index], room, len(pool.titles[index]) + 1) if room > 0 else None
-        )
+        title_chars = len(pool.titles[index]) + 1
+        cut = counter.cut(pool.bodies[index], room, title_chars) if room > 0 else None
         if cut is None:
             break
         bodies.append(cut[0])
