@@ -98,7 +98,11 @@ class Collector:
         started = time.perf_counter()
         batch.rewards = [
             self.scorer.score(
-                name, task, [c.text for c in rollout.completions], **reward_columns(task)
+                name,
+                task,
+                [c.text for c in rollout.completions],
+                [len(c.token_ids) for c in rollout.completions],
+                **reward_columns(task),
             )
             for (name, _), task, rollout in zip(
                 batch.choices, batch.tasks, batch.rollouts, strict=True

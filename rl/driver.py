@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from rl import checkpoint
+from rl import run_checkpoints as checkpoint
 from rl.collect import Batch, Collector
 from rl.config import RunConfig
 from rl.config_io import dump_config
@@ -115,9 +115,15 @@ class Driver:
         self.collector.scorer.errors = state.get("reward_errors", 0)
         self.pending_choices = state.get("pending_choices")
         self.start_step = state["step"] + 1
-        version = self.pool.load_weights(self.learner.weights.remote(), state["policy_version"])
+        version = self.sync_weights(state["policy_version"])
         log.info("resumed from %s at step %d (policy version %s)", latest, self.start_step, version)
         _truncate_metrics(self.metrics.path, state["step"])
+
+    def sync_weights(self, version: int) -> list[int]:
+        """Learner weights into every rollout engine; returns the workers' policy versions."""
+        import ray
+
+        return self.pool.load_weights(ray.get(self.learner.weights.remote()), version)
 
     def save(self, step: int, policy_version: int, pending: Batch | None) -> None:
         import ray
@@ -171,7 +177,7 @@ class Driver:
             if future is not None:
                 prefetched = future.result()  # the pool must be idle before its weights move
             t_sync = time.perf_counter()
-            versions = self.pool.load_weights(self.learner.weights.remote(), step + 1)
+            versions = self.sync_weights(step + 1)
             t_sync = time.perf_counter() - t_sync
             self.curriculum.observe(curriculum_results(observed))
 

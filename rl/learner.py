@@ -129,7 +129,8 @@ class Learner:
         persistent = set(self.model.state_dict())
         self.weight_names = [name for name, _ in self.model.named_parameters()]
         self.weight_names += [name for name, _ in self.model.named_buffers() if name in persistent]
-        self.model.to(self.device)
+        if config.sharding == "none":  # fully_shard moves (and shards) layer by layer itself
+            self.model.to(self.device)
         self.model.train()
 
         self.ref_model = None
@@ -137,7 +138,9 @@ class Learner:
             ref_dtype = torch.bfloat16 if self.bf16 else torch.float32
             self.ref_model = AutoModelForCausalLM.from_pretrained(model, dtype=ref_dtype)
             self.ref_model.config.use_cache = False
-            self.ref_model.requires_grad_(False).eval().to(self.device)
+            self.ref_model.requires_grad_(False).eval()
+            if config.sharding == "none":
+                self.ref_model.to(self.device)
 
         if config.sharding == "fsdp":
             sharding.shard_model(self.model, self.bf16)

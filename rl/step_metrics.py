@@ -39,6 +39,7 @@ def batch_metrics(train: Batch, observed: Batch) -> dict[str, Any]:
     record["response_length/mean"] = fmean(lengths) if lengths else 0.0
     record["response_length/max"] = max(lengths, default=0)
     record["response_length/truncated_frac"] = fmean(truncated) if truncated else 0.0
+    record["batch/task_ids"] = [task.id for task in observed.tasks]  # audit trail; resume tests
     record["groups/observed"] = len(observed.tasks)
     record["groups/trained"] = len(train.tasks)
     record["time/rollout"] = observed.seconds_rollout
