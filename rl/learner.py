@@ -11,8 +11,8 @@ schedule. A step whose gradient norm is not finite is skipped and reported (`ski
 
 Precision: master weights and optimizer state are float32; on a GPU (dtype auto) the forward runs
 under bfloat16 autocast and the logprobs are computed in float32. The frozen reference is held
-in the compute dtype. `sharding="fsdp"` (rl/sharding.py) is written against torch's FSDP2 API and
-is UNTESTED here: this project's machines have no GPU.
+in the compute dtype. `sharding="fsdp"` (rl/sharding.py) uses torch's FSDP2 API; it is tested on
+two CPU ranks over gloo only, never on GPUs (this project's machines have none).
 
 Weights (`weights()`) use Hugging Face parameter names, as vLLM's `load_weights` expects. Tied
 embeddings (SmolLM2) appear once, as `model.embed_tokens.weight`; `lm_head.weight` is not emitted,
@@ -305,7 +305,8 @@ class Learner:
             kl_ratio_correction=self.config.kl_ratio_correction,
             tis_cap=self.config.tis_cap,
         )
-        loss.backward()
+        # FSDP averages gradients over ranks; the weights already span the whole batch: undo it.
+        (loss * self.world_size).backward()
         if entropies is not None:
             stats["entropy"] = (entropies * tensors["completion_mask"]).sum().item()
         return loss.item(), stats
@@ -323,9 +324,14 @@ class Learner:
 
     # ------------------------------------------------------------------ weights and state
     def weights(self, dtype: str | None = None) -> dict[str, torch.Tensor]:
-        """CPU copies of the policy weights under HF names; `dtype` (e.g. "bfloat16") casts them."""
+        """CPU copies of the policy weights under HF names; `dtype` (e.g. "bfloat16") casts them.
+
+        Under FSDP every rank must call it; rank 0 gets the weights, the others an empty dict.
+        """
         if self.config.sharding == "fsdp":
-            state = sharding.full_model_state(self.model)  # a collective: call on every rank
+            state = sharding.full_model_state(self.model)
+            if self.rank != 0:
+                return {}
         else:
             state = dict(self.model.named_parameters())
             state.update(self.model.named_buffers())

@@ -1,14 +1,19 @@
 """FSDP2 sharding of the learner's models, for policies that do not fit one device.
 
-UNTESTED on this project's CPU-only machines: written against torch's public FSDP2 API
-(`torch.distributed.fsdp.fully_shard`, `MixedPrecisionPolicy`) and distributed state dicts
-(`torch.distributed.checkpoint.state_dict`). Check it on GPUs before relying on it.
+Written against torch's public FSDP2 API (`torch.distributed.fsdp.fully_shard`,
+`MixedPrecisionPolicy`) and distributed state dicts (`torch.distributed.checkpoint.state_dict`).
+Tested only on two CPU ranks over gloo in float32 (tests/test_learner.py, slow): the batch split,
+gradient sum, and state gathering match the unsharded learner. NOT tested: NCCL, GPUs, the
+bfloat16 mixed-precision policy, models too large to load whole in each rank's host memory (each
+rank loads the full checkpoint before sharding; rank-0 loading with `broadcast_from_rank0` would
+fix that). Check it on GPUs before relying on it.
 
 How it is meant to run: the driver starts `world_size` learner actors (one GPU each) and sets in
 each the usual torch.distributed variables (MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE,
 LOCAL_RANK), then calls `step(batch)` on every actor with the same full batch. Each rank trains
 on `batch[rank::world_size]`; the loss weights are computed from whole-batch totals, so gradients
-must be summed over ranks, not averaged (the gradient divide factor is set to 1).
+must be summed over ranks: FSDP averages them, so each rank scales its loss by world_size
+(a divide factor of 1 would need PREMUL_SUM, which gloo lacks).
 """
 
 from __future__ import annotations
@@ -57,8 +62,6 @@ def shard_model(model: torch.nn.Module, bf16: bool) -> torch.nn.Module:
     for layer in layers:
         fully_shard(layer, mp_policy=policy)
     fully_shard(model, mp_policy=policy)
-    # Loss weights already span the whole batch across ranks: sum the gradients, don't average.
-    model.set_gradient_divide_factor(1.0)
     return model
 
 

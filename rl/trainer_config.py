@@ -87,7 +87,8 @@ class TrainerConfig(BaseModel):
 
     sharding: Literal["none", "fsdp"] = "none"
     """`fsdp`: shard the policy with torch FSDP2 across the learner actors of one process group
-    (needs torch.distributed env vars and GPUs; written against the real API, untested on CPU)."""
+    (one actor per GPU, torch.distributed env vars set). Tested on CPU ranks only; see
+    rl/sharding.py."""
 
     compute_entropy: bool = True
     """Log the mean token entropy of the policy (one extra softmax over the completion logits)."""

@@ -225,3 +225,58 @@ def test_learner_runs_as_a_ray_actor(tiny_model_path, gsm8k_rows):
             )  # threads differ
     finally:
         ray.shutdown()
+
+
+def _fsdp_rank(rank: int, port: int, path: str, batch: list[dict], out: str) -> None:
+    """One of two CPU ranks (gloo) of a sharded learner; rank 0 saves what the test compares."""
+    import os
+
+    import torch.distributed as dist
+
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE="2",
+        LOCAL_RANK=str(rank),
+    )
+    torch.set_num_threads(1)
+    learner = make_learner(path, loss="dapo", sharding="fsdp", micro_batch_size=2)
+    sums = learner.accumulate(batch)
+    grads = {name: p.grad.full_tensor() for name, p in learner.model.named_parameters()}
+    learner.step(batch)
+    learner.save(f"{out}.ckpt")
+    weights = learner.weights()
+    learner.load(f"{out}.ckpt")
+    reloaded = learner.weights()
+    if rank == 0:
+        torch.save(
+            {"sums": dict(sums), "grads": grads, "weights": weights, "reloaded": reloaded}, out
+        )
+    dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_fsdp_on_two_cpu_ranks_matches_the_unsharded_learner(tiny_model_path, gsm8k_rows, tmp_path):
+    """FSDP2 over gloo: the batch split, gradient sum and state gathering (not bf16, not NCCL)."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    reference = make_learner(tiny_model_path, loss="dapo", micro_batch_size=2)
+    batch = make_batch(reference, gsm8k_rows, shift=0.3)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = str(tmp_path / "rank0.pt")
+    mp.spawn(_fsdp_rank, args=(port, tiny_model_path, batch, out), nprocs=2)
+    sharded = torch.load(out)
+
+    sums = reference.accumulate(batch)
+    assert sharded["sums"]["tokens"] == sums["tokens"]
+    assert sharded["sums"]["loss"] == pytest.approx(sums["loss"], rel=1e-5, abs=1e-7)
+    for name, param in reference.model.named_parameters():
+        torch.testing.assert_close(sharded["grads"][name], param.grad, rtol=1e-4, atol=1e-7)
+    assert set(sharded["weights"]) == set(reference.weight_names)
+    for name, weight in sharded["weights"].items():
+        assert torch.equal(sharded["reloaded"][name], weight), name
