@@ -243,3 +243,22 @@ def test_counts_stay_exact_when_punctuation_folds_into_newlines(
         assert task.meta_dict()["prompt_tokens"] == TokenCounter(tokenizer).prompt_tokens(
             task.prompt
         )
+
+
+def test_cli_writes_a_dataset(sources, tmp_path):
+    from datasets import load_from_disk
+
+    from synth.cli import main
+
+    out = tmp_path / "keychain"
+    args = ["keychain", "--source", sources["source"], "--filler", sources["filler"]]
+    args += ["--context-tokens", "4096", "--num-chains", "2", "--n", "2", "--out", str(out)]
+    assert main([*args, "--key-format", "hex8", "--max-items", "50"]) == 0
+    tasks = tasks_from_dataset(load_from_disk(str(out)))
+    assert [task.id for task in tasks] == [
+        "keychain-context_tokens4096-num_chains2-s0-0",
+        "keychain-context_tokens4096-num_chains2-s0-1",
+    ]
+    assert all(task.meta_dict()["key_format"] == "hex8" for task in tasks)
+    assert main(["multihop", "--source", "musique:/no/such/file", "--context-tokens", "4096",
+                 "--n", "1", "--out", str(tmp_path / "m")]) == 2  # fmt: skip
