@@ -1,6 +1,9 @@
 """RolloutPool: N rollout workers (Ray actors, one engine each) behind one generate call.
 
-    from cluster import RolloutConfig, RolloutPool, SamplingConfig, init_ray, shutdown_ray
+    from cluster.config import RolloutConfig, SamplingConfig
+    from cluster.pool import RolloutPool
+    from cluster.ray_setup import init_ray, shutdown_ray
+
     started = init_ray(None)
     pool = RolloutPool(RolloutConfig(num_workers=2), "embedded")
     rollouts = pool.generate([task.prompt for task in tasks], SamplingConfig(n=4))
@@ -129,13 +132,16 @@ class RolloutPool:
 
     # ---------------------------------------------------------------- generation
 
-    def generate(
-        self, prompts: list[list[dict[str, str]]], sampling: SamplingConfig
-    ) -> list[Rollout]:
-        """n completions per chat prompt, in input order, spread over the workers by load."""
+    def generate(self, prompts: list[Any], sampling: SamplingConfig) -> list[Rollout]:
+        """n completions per chat prompt, in input order, spread over the workers by load.
+
+        `prompts` holds chat-message lists or anything with a `.prompt` (a synth.Task).
+        """
         import ray
         from tqdm.auto import tqdm
 
+        if isinstance(prompts, list):
+            prompts = [getattr(prompt, "prompt", prompt) for prompt in prompts]
         check_prompts(prompts)
         num_chunks = (
             1 if len(self.workers) == 1 else len(self.workers) * self.config.chunks_per_worker

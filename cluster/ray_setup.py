@@ -31,6 +31,9 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
         # Read by Ray when it is imported: every node-address lookup then answers 127.0.0.1
         # instead of the address of the interface that routes outwards.
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+        # Ray starts worker processes at niceness 15; rollout workers are the main load and
+        # should not yield to every other process on the node (the learner included).
+        os.environ.setdefault("RAY_worker_niceness", "0")
     import ray
 
     if ray.is_initialized():

@@ -74,12 +74,13 @@ def test_local_ray_listens_on_loopback_only(ray_session):
     assert all(ip in ("127.0.0.1", "::ffff:127.0.0.1") for ip in listening), listening
 
 
-def test_workers_are_pinned_to_their_own_cores(pool):
+def test_workers_are_pinned_to_their_own_cores_at_normal_priority(pool):
     import psutil
 
     available = sorted(os.sched_getaffinity(0))
-    affinities = [psutil.Process(pid).cpu_affinity() for pid in pool.worker_pids()]
-    assert affinities == [[available[0]], [available[1 % len(available)]]]
+    workers = [psutil.Process(pid) for pid in pool.worker_pids()]
+    assert [w.cpu_affinity() for w in workers] == [[available[0]], [available[1 % len(available)]]]
+    assert [w.nice() for w in workers] == [0, 0]  # Ray's default for workers is 15
 
 
 def test_generate_returns_n_completions_in_order(pool):
@@ -157,6 +158,17 @@ def test_bad_requests_get_clear_errors_and_workers_stay_alive(pool):
         pool.generate([[{"role": "user"}]], GREEDY)
     assert pool.worker_pids() == pids
     assert len(pool.generate(PROMPTS, GREEDY)) == len(PROMPTS)
+
+
+def test_generate_takes_tasks(pool):
+    from synth.task import Task
+
+    task = Task(
+        id="t0", task="h1", level={"horizon": 1}, prompt=PROMPTS[0], answer="7", reward="exact"
+    )
+    [from_task] = pool.generate([task], GREEDY)
+    [from_prompt] = pool.generate(PROMPTS[:1], GREEDY)
+    assert from_task == from_prompt
 
 
 def test_killed_worker_is_restarted_and_its_prompts_rerun(pool, tiny_model_path):
