@@ -1,0 +1,178 @@
+"""The GRPO driver end to end: real local Ray, real rollout engines, the tiny model.
+
+The tiny random model never solves h1 problems: with the math reward every completion would
+score 0 and GRPO would have no gradient. These tests therefore register a plain reward that
+varies with the text (its share of the letter "e"), so groups carry signal. It is a real
+reward function with TRL's signature, not a mock.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+import rewards
+from rl.config import RunConfig
+from rl.config_io import load_config
+from rl.driver import Driver, build
+from rl.run_checkpoints import latest_checkpoint, read_driver_state
+from rl.rundir import MetricsLogger, make_run_dir, read_metrics
+
+pytestmark = pytest.mark.slow
+
+
+def letter_e_share(prompts, completions, **columns):
+    return [min(1.0, 5 * text.count("e") / max(len(text), 1)) for text in completions]
+
+
+def odd_hater(prompts, completions, **columns):
+    """A buggy user reward: raises on any completion of odd length (about half of them)."""
+    for text in completions:
+        if len(text) % 2:
+            raise RuntimeError("cannot parse a completion of odd length")
+    return letter_e_share(prompts, completions)
+
+
+@pytest.fixture(autouse=True)
+def test_rewards(monkeypatch):
+    monkeypatch.setitem(rewards.REWARDS, "letter_e_share", letter_e_share)
+    monkeypatch.setitem(rewards.REWARDS, "odd_hater", odd_hater)
+
+
+def tiny_config(tmp_path, name: str, *overrides: str) -> RunConfig:
+    base = [
+        "model=tiny",
+        f"output_dir={tmp_path}",
+        f"name={name}",
+        "steps=2",
+        "prompts_per_step=3",
+        "sampling.n=4",
+        "sampling.max_tokens=24",
+        "trainer.lr=1e-3",
+        "trainer.micro_batch_size=6",
+        "tasks.h1.reward=letter_e_share",
+        "logging.wandb=disabled",
+        "logging.progress=false",
+        "rollout.backend=hf",
+        "rollout.max_model_len=1024",
+        "ray.num_cpus=4",
+    ]
+    return load_config(RunConfig, None, base + list(overrides))
+
+
+class Session:
+    """Ray, the components and a Driver for one run directory; stops everything on exit."""
+
+    def __init__(self, config: RunConfig, resume: bool = False):
+        self.config, self.resume = config, resume
+
+    def __enter__(self) -> Driver:
+        from cluster.ray_setup import init_ray
+
+        self.run_dir = make_run_dir(self.config.output_dir, self.config.name, self.resume)
+        self.started = init_ray(None, self.config.ray.num_cpus)
+        self.collector, learner = build(self.config, self.run_dir)
+        metrics = MetricsLogger(self.run_dir, {}, "disabled", "test", self.config.name)
+        self.driver = Driver(self.config, self.run_dir, self.collector, learner, metrics)
+        if self.resume:
+            self.driver.resume()
+        return self.driver
+
+    def __exit__(self, *exc) -> None:
+        from cluster.ray_setup import shutdown_ray
+
+        self.collector.pool.shutdown()
+        shutdown_ray(self.started)
+
+    def records(self) -> list[dict]:
+        return read_metrics(self.run_dir / "metrics.jsonl")
+
+    def final_state(self) -> dict:
+        return read_driver_state(latest_checkpoint(self.run_dir / "checkpoints"))
+
+
+def test_vllm_end_to_end_moves_the_workers_weights(tmp_path, tiny_model_path):
+    from transformers import AutoTokenizer
+
+    config = tiny_config(tmp_path, "vllm", "rollout.backend=vllm", "rollout.kv_cache_gib=0.5")
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_path)
+    chat = [{"role": "user", "content": "Problem: 2 + 3"}]
+    rendered = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+    prompt_ids = tokenizer(rendered, add_special_tokens=False)["input_ids"]
+    completion_ids = tokenizer("The answer is \\boxed{5}.")["input_ids"]
+    session = Session(config)
+    with session as driver:
+        before = driver.pool.score(prompt_ids, completion_ids)
+        driver.run()
+        after = driver.pool.score(prompt_ids, completion_ids)
+        versions = driver.pool.policy_versions()
+    assert versions == [2]
+    assert max(abs(a - b) for a, b in zip(before, after, strict=True)) > 1e-4
+    records = session.records()
+    assert [r["step"] for r in records] == [0, 1]
+    for record in records:
+        assert math.isfinite(record["train/loss"])
+        for key in (
+            "reward/mean",
+            "reward/h1/mean",
+            "zero_var_frac",
+            "response_length/mean",
+            "train/kl_mean" if "train/kl_mean" in record else "train/loss",
+            "train/clip_low_mean",
+            "tokens_per_s/rollout",
+            "time/rollout",
+            "time/train",
+            "time/sync",
+            "time/step",
+            "curriculum/h1/horizon",
+            "curriculum/events",
+            "frontier/h1",
+            "policy_version",
+        ):
+            assert key in record, key
+    assert records[-1]["policy_version"] == 2
+
+
+def test_resume_repeats_the_uninterrupted_run(tmp_path):
+    straight = Session(tiny_config(tmp_path, "straight", "steps=3"))
+    with straight as driver:
+        driver.run()
+    first = Session(tiny_config(tmp_path, "split", "steps=2"))
+    with first as driver:
+        driver.run()
+    second = Session(tiny_config(tmp_path, "split", "steps=3"), resume=True)
+    with second as driver:
+        assert driver.start_step == 2
+        driver.run()
+    ids_straight = [r["batch/task_ids"] for r in straight.records()]
+    ids_split = [r["batch/task_ids"] for r in second.records()]
+    assert [r["step"] for r in second.records()] == [0, 1, 2]
+    assert ids_split == ids_straight
+    assert second.final_state()["curriculum"] == straight.final_state()["curriculum"]
+
+
+def test_raising_reward_and_killed_worker_do_not_stop_the_step(tmp_path):
+    config = tiny_config(tmp_path, "faults", "tasks.h1.reward=odd_hater", "sampling.max_tokens=48")
+    session = Session(config)
+    with session as driver:
+        pid = driver.pool.worker_pids()[0]
+
+        def kill_soon():
+            time.sleep(1.5)  # inside step 0's rollout (it takes several seconds)
+            os.kill(pid, signal.SIGKILL)
+
+        killer = threading.Thread(target=kill_soon)
+        killer.start()
+        driver.run()
+        killer.join()
+        new_pid = driver.pool.worker_pids()[0]
+    records = session.records()
+    assert new_pid != pid
+    assert [r["step"] for r in records] == [0, 1]
+    assert records[-1]["policy_version"] == 2
+    assert records[-1]["reward/errors"] > 0  # odd-length completions scored 0, counted
