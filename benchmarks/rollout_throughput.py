@@ -5,9 +5,9 @@ seconds per weight load; all measured in one run on the embedded 135M model.
 
 Goals (issue 7): pool worker >= 0.9x raw `vllm.LLM.generate`, >= 1.5x the HF backend, and a
 weight load of the 135M model in <= 2 s. Each engine gets the same CPU threads, the same
-prompts and per-prompt seeds, one warm-up call (vLLM's first batch is slow), then
---repeats timed calls; tokens/s = generated tokens / wall seconds of the generate call.
-The engines run one after another, never at once.
+prompts and per-prompt seeds, and one warm-up call (vLLM's first batch is slow); then
+--repeats rounds time each engine in turn (never two at once); tokens/s = generated tokens
+/ wall seconds of the generate call.
 """
 
 from __future__ import annotations
@@ -40,44 +40,15 @@ def prompts(count: int) -> list[list[dict[str, str]]]:
     return [[{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]}] for i in range(count)]
 
 
-def timed_tokens_per_s(generate, batch, sampling: SamplingConfig, repeats: int) -> float:
-    """Median tokens/s over `repeats` calls, after one warm-up call."""
-    generate(batch, sampling)
-    rates = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        rollouts = generate(batch, sampling)
-        seconds = time.perf_counter() - started
-        tokens = sum(len(c.token_ids) for r in rollouts for c in r.completions)
-        rates.append(tokens / seconds)
-    return statistics.median(rates)
+def tokens_per_s(generate, batch, sampling: SamplingConfig) -> float:
+    """Generated tokens per wall second of one generate call."""
+    started = time.perf_counter()
+    rollouts = generate(batch, sampling)
+    seconds = time.perf_counter() - started
+    return sum(len(c.token_ids) for r in rollouts for c in r.completions) / seconds
 
 
-def bench_pool(config: RolloutConfig, model: str, batch, sampling, repeats, weight_loads: int):
-    """(tokens/s, median seconds per load_weights or None) of a one-worker pool."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    from cluster.pool import RolloutPool
-
-    with RolloutPool(config, model) as pool:
-        rate = timed_tokens_per_s(pool.generate, batch, sampling, repeats)
-        if not weight_loads:
-            return rate, None
-        state_dict = AutoModelForCausalLM.from_pretrained(
-            pool.model, dtype=torch.float32
-        ).state_dict()
-        seconds = []
-        for version in range(1, weight_loads + 1):
-            started = time.perf_counter()
-            versions = pool.load_weights(state_dict, version)
-            seconds.append(time.perf_counter() - started)
-            if versions != [version]:
-                raise RuntimeError(f"load_weights returned versions {versions}, wanted [{version}]")
-        return rate, statistics.median(seconds)
-
-
-def bench_raw_vllm(config: RolloutConfig, model: str, batch, sampling, repeats) -> float:
+def raw_vllm_generate(config: RolloutConfig, model: str):
     """The same engine settings, called directly: `vllm.LLM.generate` on token prompts."""
     from transformers import AutoTokenizer
     from vllm import LLM, SamplingParams
@@ -94,12 +65,16 @@ def bench_raw_vllm(config: RolloutConfig, model: str, batch, sampling, repeats) 
         kv_cache_memory_bytes=int(config.kv_cache_gib * 2**30),
         seed=config.engine_seed,
     )
-    token_prompts = [
-        TokensPrompt(prompt_token_ids=ids)
-        for ids in render_prompts(AutoTokenizer.from_pretrained(model), batch)
-    ]
+    tokenizer = AutoTokenizer.from_pretrained(model)
 
-    def generate(_batch, s: SamplingConfig):
+    class _Rollout:  # just enough of Rollout for the token count
+        def __init__(self, output):
+            self.completions = output.outputs
+
+    def generate(batch, s: SamplingConfig):
+        token_prompts = [
+            TokensPrompt(prompt_token_ids=ids) for ids in render_prompts(tokenizer, batch)
+        ]
         params = [
             SamplingParams(
                 n=s.n,
@@ -111,15 +86,25 @@ def bench_raw_vllm(config: RolloutConfig, model: str, batch, sampling, repeats) 
             )
             for i in range(len(token_prompts))
         ]
-        outputs = llm.generate(token_prompts, params, use_tqdm=False)
+        return [_Rollout(output) for output in llm.generate(token_prompts, params, use_tqdm=False)]
 
-        class _Rollout:  # just enough of Rollout for the token count
-            def __init__(self, output):
-                self.completions = output.outputs
+    return generate
 
-        return [_Rollout(output) for output in outputs]
 
-    return timed_tokens_per_s(generate, batch, sampling, repeats)
+def seconds_per_load(pool, weight_loads: int) -> float:
+    """Median wall seconds of pool.load_weights with the model's own full state dict."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    state_dict = AutoModelForCausalLM.from_pretrained(pool.model, dtype=torch.float32).state_dict()
+    seconds = []
+    for version in range(1, weight_loads + 1):
+        started = time.perf_counter()
+        versions = pool.load_weights(state_dict, version)
+        seconds.append(time.perf_counter() - started)
+        if versions != [version]:
+            raise RuntimeError(f"load_weights returned versions {versions}, wanted [{version}]")
+    return statistics.median(seconds)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompts", type=int, default=8)
     parser.add_argument("--n", type=int, default=4, help="completions per prompt")
     parser.add_argument("--max-tokens", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--weight-loads", type=int, default=3)
     parser.add_argument("--cpus", type=int, default=min(2, os.cpu_count() or 1))
     args = parser.parse_args(argv)
@@ -141,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(cpu_env(config))
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     from cluster.models import resolve_model
+    from cluster.pool import RolloutPool
     from cluster.ray_setup import init_ray, shutdown_ray
 
     model = resolve_model(args.model)
@@ -151,25 +137,48 @@ def main(argv: list[str] | None = None) -> int:
         f"| {args.cpus} CPU threads per engine | {args.repeats} timed calls each"
     )
 
-    started = init_ray(None)
+    # Load on this shared machine drifts by several times within minutes, so the engines
+    # are all started first and then timed in turns, and each ratio is the median of the
+    # per-round ratios.
+    started = init_ray(None, num_cpus=2 * args.cpus)  # room for the vLLM and the HF worker
     try:
-        pool_rate, load_s = bench_pool(
-            config, model, batch, sampling, args.repeats, args.weight_loads
-        )
-        hf_config = config.model_copy(update={"backend": "hf"})
-        hf_rate, _ = bench_pool(hf_config, model, batch, sampling, args.repeats, 0)
+        vllm_pool = RolloutPool(config, model)
+        hf_pool = RolloutPool(config.model_copy(update={"backend": "hf"}), model)
+        engines = {
+            "pool worker (vLLM CPU)": vllm_pool.generate,
+            "raw vllm.LLM.generate": raw_vllm_generate(config, model),
+            "pool worker (HF backend)": hf_pool.generate,
+        }
+        for generate in engines.values():
+            generate(batch, sampling)  # warm-up: vLLM's first batch is slow
+        rates: dict[str, list[float]] = {name: [] for name in engines}
+        for round_index in range(args.repeats):
+            for name, generate in engines.items():
+                rates[name].append(tokens_per_s(generate, batch, sampling))
+            print(
+                f"round {round_index + 1}: "
+                + " | ".join(f"{name} {values[-1]:.1f}" for name, values in rates.items())
+                + f" tokens/s | load average {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+        load_s = seconds_per_load(vllm_pool, args.weight_loads) if args.weight_loads else None
+        vllm_pool.shutdown()
+        hf_pool.shutdown()
     finally:
         shutdown_ray(started)
-    raw_rate = bench_raw_vllm(config, model, batch, sampling, args.repeats)
 
-    print(f"pool worker (vLLM CPU)     {pool_rate:8.1f} tokens/s")
-    print(f"raw vllm.LLM.generate      {raw_rate:8.1f} tokens/s")
-    print(f"pool worker (HF backend)   {hf_rate:8.1f} tokens/s")
-    print(f"pool / raw vLLM            {pool_rate / raw_rate:8.2f}x   (goal >= 0.9x)")
-    print(f"pool vLLM / pool HF        {pool_rate / hf_rate:8.2f}x   (goal >= 1.5x)")
+    pool_rates = rates["pool worker (vLLM CPU)"]
+    raw_rates = rates["raw vllm.LLM.generate"]
+    hf_rates = rates["pool worker (HF backend)"]
+    for name, values in rates.items():
+        print(f"{name:26s} {statistics.median(values):8.1f} tokens/s (median of {len(values)})")
+    vs_raw = statistics.median(p / r for p, r in zip(pool_rates, raw_rates, strict=True))
+    vs_hf = statistics.median(p / h for p, h in zip(pool_rates, hf_rates, strict=True))
+    print(f"pool / raw vLLM            {vs_raw:8.2f}x   (goal >= 0.9x)")
+    print(f"pool vLLM / pool HF        {vs_hf:8.2f}x   (goal >= 1.5x)")
     if load_s is not None:
         print(
-            f"load_weights, 135M model   {load_s:8.2f} s    (goal <= 2 s, median of "
+            f"load_weights ({os.path.basename(model)}) {load_s:.2f} s (goal <= 2 s, median of "
             f"{args.weight_loads})"
         )
     return 0
