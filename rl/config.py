@@ -42,8 +42,9 @@ class TaskConfig(BaseModel):
 class LearnerResources(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    num_cpus: float = Field(default=1, ge=0)
-    """Ray CPUs reserved for the learner actor."""
+    num_cpus: float = Field(default=0, ge=0)
+    """Ray CPUs reserved for the learner actor. 0 by default: it trains while the rollout
+    workers wait, so on one machine it shares their cores instead of reserving its own."""
     num_gpus: float | None = Field(default=None, ge=0)
     """Ray GPUs for the learner actor; None: 1 when the cluster has a GPU, else 0."""
     torch_threads: int | None = Field(default=None, ge=1)
@@ -82,17 +83,19 @@ class RunConfig(BaseModel):
     """Seeds the curriculum, the generators, sampling and the learner."""
     model: str = "embedded"
     """`embedded` (SmolLM2-135M-Instruct), `tiny` (2-layer random, tests), a local path or a Hub id."""
-    steps: int = Field(default=8, ge=1)
+    steps: int = Field(default=5, ge=1)
     """GRPO steps (one rollout batch and one optimizer update each)."""
-    prompts_per_step: int = Field(default=8, ge=1)
+    prompts_per_step: int = Field(default=4, ge=1)
     """Prompts per step; each gets `sampling.n` completions (the GRPO group)."""
     refill_rounds: int = Field(default=3, ge=0)
     """Dynamic sampling (trainer.dynamic_sampling): extra draws to refill dropped groups."""
     max_staleness: Literal[0, 1] = 0
     """1 overlaps rollouts for step t+1 with training at step t (one step off-policy)."""
     ray: RayConfig = RayConfig()
-    rollout: RolloutConfig = RolloutConfig()
-    sampling: SamplingConfig = SamplingConfig(n=4, max_tokens=256)
+    rollout: RolloutConfig = RolloutConfig(cpus_per_worker=2)
+    """The default gives the one vLLM CPU worker both cores; the learner (0 Ray CPUs by
+    default) trains while the worker idles."""
+    sampling: SamplingConfig = SamplingConfig(n=4, max_tokens=128, temperature=0.7)
     """`n` is the GRPO group size (completions per prompt)."""
     trainer: TrainerConfig = TrainerConfig()
     learner: LearnerResources = LearnerResources()

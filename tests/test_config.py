@@ -87,3 +87,7 @@ def test_cli_help_dry_run_and_bad_key_exit_code():
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == [bad.stderr.strip()]  # exactly one line
     assert "trainer.lrr" in bad.stderr
+
+
+def test_embedded_yaml_spells_out_the_defaults():
+    assert load_config(RunConfig, REPO / "configs" / "embedded.yaml") == RunConfig()

@@ -1,0 +1,163 @@
+"""Seconds per GRPO step: our loop (Ray + vLLM CPU worker + Learner actor) vs TRL's GRPOTrainer.
+
+Run: `python benchmarks/grpo_step.py [--steps 2] [--warmup-steps 1]` (about 15 minutes on 2
+cores). Same model (the embedded SmolLM2-135M), same prompts (h1 horizon-1 chains from the
+built-in source, exactly the ones our loop draws), same group size, completion length, batch
+and loss (Dr.GRPO), same cheap length-parity reward. A step is: generate, score, one optimizer
+update, and for ours also the weight sync into the engine. Engine/model start-up is excluded
+for both. It also reports the peak resident memory of our whole process tree (driver, Ray,
+workers, learner) while it runs the embedded default's shape.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+
+
+def length_parity(prompts, completions, **columns) -> list[float]:
+    """The reward TRL's side uses too (benchmarks/grpo_step_trl.py)."""
+    texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
+    return [float(len(text) % 2 == 0) for text in texts]
+
+
+class PeakRSS:
+    """Samples the summed RSS of this process and all its descendants every 0.5 s."""
+
+    def __init__(self):
+        import psutil
+
+        self.root, self.peak, self._stop = psutil.Process(), 0, threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self):
+        import psutil
+
+        while not self._stop.wait(0.5):
+            total = 0
+            for proc in [self.root, *self.root.children(recursive=True)]:
+                try:
+                    total += proc.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def drawn_prompts(steps: int, per_step: int, seed: int = 0) -> list[str]:
+    """The user messages our loop draws under a fixed level (rl.collect's seeds), in order."""
+    from rl.collect import task_seed
+    from synth import get_generator
+
+    generator, level = get_generator("h1"), {"horizon": 1}
+    prompts = []
+    for step in range(steps):
+        for task in generator.sample(level, per_step, task_seed(seed, step, "h1", level)):
+            prompts.append(task.prompt[-1]["content"])
+    return prompts
+
+
+def ours(args, output_dir: str) -> tuple[float, list[str], float]:
+    """(seconds per step, the prompts our loop drew, peak RSS bytes)."""
+    import rewards
+    from cluster.ray_setup import init_ray, shutdown_ray
+    from rl.config import RunConfig
+    from rl.config_io import load_config
+    from rl.driver import Driver, build
+    from rl.rundir import MetricsLogger, make_run_dir, read_metrics
+
+    rewards.REWARDS["length_parity"] = length_parity
+    total = args.warmup_steps + args.steps
+    config = load_config(
+        RunConfig,
+        None,
+        [
+            f"output_dir={output_dir}",
+            "name=ours",
+            f"steps={total}",
+            f"prompts_per_step={args.batch_size // args.group_size}",
+            f"sampling.n={args.group_size}",
+            f"sampling.max_tokens={args.max_completion_length}",
+            "trainer.loss=dr_grpo",
+            f"trainer.micro_batch_size={args.batch_size}",
+            "tasks.h1.reward=length_parity",
+            "curriculum.schedule.kind=fixed_level",
+            "curriculum.replay_frac=0",
+            "curriculum.probe_frac=0",
+            "logging.wandb=disabled",
+            "logging.progress=false",
+        ],
+    )
+    run_dir = make_run_dir(output_dir, "ours", resume=False)
+    with PeakRSS() as memory:
+        started = init_ray(None, config.ray.num_cpus)
+        try:
+            collector, learner = build(config, run_dir)
+            metrics = MetricsLogger(run_dir, {}, "disabled", "bench", "ours")
+            Driver(config, run_dir, collector, learner, metrics).run()
+            collector.pool.shutdown()
+        finally:
+            shutdown_ray(started)
+    records = read_metrics(run_dir / "metrics.jsonl")
+    timed = [r["time/step"] for r in records[args.warmup_steps :]]
+    prompts = drawn_prompts(total, config.prompts_per_step, config.seed)
+    drawn_ids = [r["batch/task_ids"] for r in records]
+    if len(drawn_ids[0]) != config.prompts_per_step:
+        raise RuntimeError(
+            "our loop drew more prompts than planned; the comparison would be unfair"
+        )
+    return sum(timed) / len(timed), prompts, memory.peak
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--group-size", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=8, help="completions per step")
+    parser.add_argument("--max-completion-length", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--warmup-steps", type=int, default=1)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    from grpo_step_trl import time_trl_grpo_steps
+
+    from cluster.models import resolve_model
+
+    with tempfile.TemporaryDirectory(prefix="grpo-bench-") as output_dir:
+        ours_seconds, prompts, peak = ours(args, output_dir)
+    trl = time_trl_grpo_steps(
+        resolve_model("embedded"),
+        prompts,
+        group_size=args.group_size,
+        max_completion_length=args.max_completion_length,
+        batch_size=args.batch_size,
+        steps=args.steps,
+        warmup_steps=args.warmup_steps,
+    )
+    print(
+        f"ours: {ours_seconds:.2f} s/step | TRL GRPOTrainer: {trl['seconds_per_step']:.2f} s/step "
+        f"| speed-up {trl['seconds_per_step'] / ours_seconds:.2f}x (goal >= 1.5x)"
+    )
+    print(f"peak RSS of our process tree: {peak / 2**30:.2f} GiB (goal <= 8 GiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
