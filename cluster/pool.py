@@ -189,7 +189,8 @@ class RolloutPool:
     # ---------------------------------------------------------------- weights
 
     def load_weights(self, state_dict: dict[str, Any], version: int) -> list[int]:
-        """Update every engine in place from the learner's state dict (HF parameter names).
+        """Update every engine in place from the learner's state dict (HF parameter names),
+        given as tensors or as an ObjectRef to a (packed) state dict.
 
         Returns each worker's policy version after the load.
         """
@@ -197,9 +198,14 @@ class RolloutPool:
         if self.config.weight_transport == "nccl":
             versions = self._nccl().broadcast(state_dict, version)
         else:
+            import ray
+
             from cluster.weights import put_state_dict
 
-            ref = put_state_dict(state_dict)  # one put; each worker gets it from shared memory
+            # One object per load; each worker gets it from shared memory. An ObjectRef (e.g.
+            # a learner actor's packed weights) is already in the object store: pass it on.
+            is_ref = isinstance(state_dict, ray.ObjectRef)
+            ref = state_dict if is_ref else put_state_dict(state_dict)
             versions = get([worker.load_weights.remote(ref, version) for worker in self.workers])
             self._weights_ref = ref  # kept to bring a restarted worker up to date
         self.version = version

@@ -92,9 +92,7 @@ class RunConfig(BaseModel):
     max_staleness: Literal[0, 1] = 0
     """1 overlaps rollouts for step t+1 with training at step t (one step off-policy)."""
     ray: RayConfig = RayConfig()
-    rollout: RolloutConfig = RolloutConfig(cpus_per_worker=2)
-    """The default gives the one vLLM CPU worker both cores; the learner (0 Ray CPUs by
-    default) trains while the worker idles."""
+    rollout: RolloutConfig = RolloutConfig()
     sampling: SamplingConfig = SamplingConfig(n=4, max_tokens=128, temperature=0.7)
     """`n` is the GRPO group size (completions per prompt)."""
     trainer: TrainerConfig = TrainerConfig()

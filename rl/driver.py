@@ -120,10 +120,16 @@ class Driver:
         _truncate_metrics(self.metrics.path, state["step"])
 
     def sync_weights(self, version: int) -> list[int]:
-        """Learner weights into every rollout engine; returns the workers' policy versions."""
+        """Learner weights into every rollout engine; returns the workers' policy versions.
+
+        Object-store transport: the learner's packed weights go from its actor straight to the
+        workers (one put, many gets). The NCCL path broadcasts tensors, so it fetches them.
+        """
         import ray
 
-        return self.pool.load_weights(ray.get(self.learner.weights.remote()), version)
+        if self.config.rollout.weight_transport == "nccl":
+            return self.pool.load_weights(ray.get(self.learner.weights.remote()), version)
+        return self.pool.load_weights(self.learner.packed_weights.remote(), version)
 
     def save(self, step: int, policy_version: int, pending: Batch | None) -> None:
         import ray

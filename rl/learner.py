@@ -341,6 +341,14 @@ class Learner:
             for name in self.weight_names
         }
 
+    def packed_weights(self, dtype: str | None = None) -> dict[str, Any]:
+        """`weights()` as numpy arrays (cluster.weights.pack_state_dict): returned from a Ray
+        actor they land in the object store once, and every rollout worker maps them
+        zero-copy, without a round trip through the driver."""
+        from cluster.weights import pack_state_dict
+
+        return pack_state_dict(self.weights(dtype))
+
     def state_dict(self) -> dict[str, Any]:
         """Policy, optimizer, schedule, step count and RNG states, all on CPU."""
         if self.config.sharding == "fsdp":
