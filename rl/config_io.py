@@ -41,19 +41,29 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(
-    data: dict[str, Any], overrides: list[str], defaults: dict[str, Any] | None = None
+    data: dict[str, Any], overrides: list[str], model: type[BaseModel] | None = None
 ) -> dict[str, Any]:
-    """Set each override in `data`; a section missing from `data` starts as its default."""
+    """Set each override in `data`.
+
+    A missing model section starts empty (pydantic fills its defaults, so values derived from
+    other fields are derived anew); a missing entry of a dict of models (`tasks.h1`) starts
+    as a copy of its default entry, so `tasks.h1.options.x=1` keeps `tasks.h1.generator`.
+    """
+    defaults = model().model_dump(mode="json") if model is not None else {}
     for override in overrides:
         path, value = parse_override(override)
-        node, default = data, defaults or {}
+        node, owner, default = data, model, defaults
         for part in path[:-1]:
             default = default.get(part) if isinstance(default, dict) else None
+            field = owner.model_fields.get(part) if owner is not None else None
             child = node.get(part)
             if child is None:
-                child = node[part] = copy.deepcopy(default) if isinstance(default, dict) else {}
+                entry = field is None and isinstance(default, dict)
+                child = node[part] = copy.deepcopy(default) if entry else {}
             elif not isinstance(child, dict):
                 raise ConfigError(f"override {override!r}: {part} is a value, not a section")
+            if field is not None:
+                owner = _inner_model(field.annotation)
             node = child
         node[path[-1]] = value
     return data
@@ -123,7 +133,7 @@ def load_config(
 ) -> BaseModel:
     """Defaults <- YAML file <- overrides, validated by `model`; raises ConfigError."""
     data = read_yaml(path) if path else {}
-    data = apply_overrides(data, overrides or [], model().model_dump(mode="json"))
+    data = apply_overrides(data, overrides or [], model)
     try:
         return model.model_validate(data)
     except ValidationError as error:

@@ -91,3 +91,10 @@ def test_cli_help_dry_run_and_bad_key_exit_code():
 
 def test_embedded_yaml_spells_out_the_defaults():
     assert load_config(RunConfig, REPO / "configs" / "embedded.yaml") == RunConfig()
+
+
+def test_override_into_a_missing_section_rederives_its_defaults():
+    config = load_config(RunConfig, None, ["trainer.loss=dapo"])
+    assert config.trainer.dynamic_sampling and config.trainer.epsilon_high == 0.28
+    config = load_config(RunConfig, None, ["tasks.h1.options.max_horizon=3"])
+    assert config.tasks["h1"].generator == "h1" and config.tasks["h1"].options == {"max_horizon": 3}

@@ -176,3 +176,36 @@ def test_raising_reward_and_killed_worker_do_not_stop_the_step(tmp_path):
     assert [r["step"] for r in records] == [0, 1]
     assert records[-1]["policy_version"] == 2
     assert records[-1]["reward/errors"] > 0  # odd-length completions scored 0, counted
+
+
+def even_answers_solved(prompts, completions, answer, **columns):
+    """All-correct (zero-variance) groups for tasks whose integer answer is a multiple of 4."""
+    gold = answer[0]
+    if str(gold).isdigit() and int(gold) % 4 == 0:
+        return [1.0] * len(completions)
+    return [(len(text) % 5) / 4 for text in completions]  # varies within a group
+
+
+def test_dapo_refills_dropped_groups_with_one_step_overlap(tmp_path, monkeypatch):
+    monkeypatch.setitem(rewards.REWARDS, "even_answers_solved", even_answers_solved)
+    config = tiny_config(
+        tmp_path,
+        "dapo",
+        "trainer.loss=dapo",
+        "max_staleness=1",
+        "prompts_per_step=4",
+        "tasks.h1.reward=even_answers_solved",
+        "refill_rounds=4",
+    )
+    assert config.trainer.dynamic_sampling
+    session = Session(config)
+    with session as driver:
+        driver.run()
+    records = session.records()
+    assert [r["step"] for r in records] == [0, 1]
+    observed = sum(r["groups/observed"] for r in records)
+    trained = sum(r["groups/trained"] for r in records)
+    assert observed > trained  # zero-variance groups were drawn and dropped ...
+    assert all(r["groups/trained"] <= 4 for r in records)
+    assert any(r["groups/trained"] == 4 for r in records)  # ... and refilled
+    assert records[-1]["policy_version"] == 2
