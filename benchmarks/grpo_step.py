@@ -33,7 +33,11 @@ def length_parity(prompts, completions, **columns) -> list[float]:
 
 
 class PeakRSS:
-    """Samples the summed RSS of this process and all its descendants every 0.5 s."""
+    """Samples the memory of this process and all its descendants every 0.5 s.
+
+    Summed PSS (proportional set size): pages shared between processes (Ray's object store,
+    shared libraries) count once in total; summed RSS would count them in every process.
+    """
 
     def __init__(self):
         import psutil
@@ -48,7 +52,7 @@ class PeakRSS:
             total = 0
             for proc in [self.root, *self.root.children(recursive=True)]:
                 try:
-                    total += proc.memory_info().rss
+                    total += proc.memory_full_info().pss
                 except psutil.Error:
                     pass
             self.peak = max(self.peak, total)
@@ -104,6 +108,7 @@ def ours(args, output_dir: str) -> tuple[float, list[str], float]:
             "curriculum.probe_frac=0",
             "logging.wandb=disabled",
             "logging.progress=false",
+            f"max_staleness={args.max_staleness}",
         ],
     )
     run_dir = make_run_dir(output_dir, "ours", resume=False)
@@ -134,6 +139,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-completion-length", type=int, default=64)
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--warmup-steps", type=int, default=1)
+    parser.add_argument(
+        "--max-staleness",
+        type=int,
+        choices=(0, 1),
+        default=0,
+        help="1: our loop samples step t+1 while step t trains (one step off-policy)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     from grpo_step_trl import time_trl_grpo_steps
@@ -152,10 +164,10 @@ def main(argv: list[str] | None = None) -> int:
         warmup_steps=args.warmup_steps,
     )
     print(
-        f"ours: {ours_seconds:.2f} s/step | TRL GRPOTrainer: {trl['seconds_per_step']:.2f} s/step "
+        f"ours (max_staleness={args.max_staleness}): {ours_seconds:.2f} s/step | TRL GRPOTrainer: {trl['seconds_per_step']:.2f} s/step "
         f"| speed-up {trl['seconds_per_step'] / ours_seconds:.2f}x (goal >= 1.5x)"
     )
-    print(f"peak RSS of our process tree: {peak / 2**30:.2f} GiB (goal <= 8 GiB)")
+    print(f"peak memory (summed PSS) of our process tree: {peak / 2**30:.2f} GiB (goal <= 8 GiB)")
     return 0
 
 

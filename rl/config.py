@@ -92,7 +92,8 @@ class RunConfig(BaseModel):
     max_staleness: Literal[0, 1] = 0
     """1 overlaps rollouts for step t+1 with training at step t (one step off-policy)."""
     ray: RayConfig = RayConfig()
-    rollout: RolloutConfig = RolloutConfig()
+    rollout: RolloutConfig = RolloutConfig(kv_cache_gib=0.5)
+    """0.5 GiB of KV cache holds ~11K tokens of SmolLM2: the default batch needs ~4K."""
     sampling: SamplingConfig = SamplingConfig(n=4, max_tokens=128, temperature=0.7)
     """`n` is the GRPO group size (completions per prompt)."""
     trainer: TrainerConfig = TrainerConfig()
