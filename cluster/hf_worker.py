@@ -17,13 +17,10 @@ from typing import Any
 from cluster.config import RolloutConfig, SamplingConfig
 from cluster.rollout import (
     Completion,
-    PolicyVersionMismatch,
+    EngineBase,
     Rollout,
     check_length,
-    check_prompts,
-    check_sampling,
     prompt_seed,
-    render_prompts,
 )
 from cluster.vllm_worker import pin_to_worker_cores
 from cluster.weights import as_state_dict
@@ -31,7 +28,7 @@ from cluster.weights import as_state_dict
 log = logging.getLogger(__name__)
 
 
-class HFEngine:
+class HFEngine(EngineBase):
     """One transformers model; `version` counts the weight loads it has applied."""
 
     def __init__(
@@ -70,11 +67,9 @@ class HFEngine:
         import torch
         from transformers import GenerationConfig
 
-        self._check_version(expected_version)
-        check_prompts(prompts)
-        check_sampling(sampling.n, sampling.max_tokens)
-        prompt_ids = render_prompts(self.tokenizer, prompts)
-        check_length(prompt_ids, self.config.max_model_len)
+        prompt_ids = self.checked_prompt_ids(
+            prompts, sampling.n, sampling.max_tokens, expected_version
+        )
         longest = max(len(ids) for ids in prompt_ids)
         input_ids = torch.full((len(prompt_ids), longest), self.pad_token_id)  # (B, T)
         attention_mask = torch.zeros_like(input_ids)
@@ -161,19 +156,6 @@ class HFEngine:
             )
         self.version = version
         return self.version
-
-    def policy_version(self) -> int:
-        return self.version
-
-    def pid(self) -> int:
-        return os.getpid()
-
-    def _check_version(self, expected_version: int | None) -> None:
-        if expected_version is not None and expected_version != self.version:
-            raise PolicyVersionMismatch(
-                f"worker {self.worker_index} holds policy version {self.version}, "
-                f"expected {expected_version}"
-            )
 
 
 def _eos_token_ids(model: Any, tokenizer: Any) -> list[int]:

@@ -10,6 +10,7 @@ reject the same bad input with the same message.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,3 +109,34 @@ def tie_lm_head(state_dict: dict[str, Any], tied: bool) -> dict[str, Any]:
     if tied and "lm_head.weight" not in state_dict and embed in state_dict:
         return {**state_dict, "lm_head.weight": state_dict[embed]}
     return state_dict
+
+
+class EngineBase:
+    """What every rollout engine (vLLM, HF) shares: request checks and the policy version.
+
+    Subclasses set `tokenizer`, `config` (a RolloutConfig), `worker_index` and `version`.
+    """
+
+    def checked_prompt_ids(
+        self, prompts: Any, n: int, max_tokens: int, expected_version: int | None
+    ) -> list[list[int]]:
+        """The prompts' token ids after every check a generate request needs."""
+        self._check_version(expected_version)
+        check_prompts(prompts)
+        check_sampling(n, max_tokens)
+        prompt_ids = render_prompts(self.tokenizer, prompts)
+        check_length(prompt_ids, self.config.max_model_len)
+        return prompt_ids
+
+    def policy_version(self) -> int:
+        return self.version
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def _check_version(self, expected_version: int | None) -> None:
+        if expected_version is not None and expected_version != self.version:
+            raise PolicyVersionMismatch(
+                f"worker {self.worker_index} holds policy version {self.version}, "
+                f"expected {expected_version}"
+            )

@@ -21,13 +21,10 @@ from typing import Any
 from cluster.config import RolloutConfig, SamplingConfig
 from cluster.rollout import (
     Completion,
-    PolicyVersionMismatch,
+    EngineBase,
     Rollout,
     check_length,
-    check_prompts,
-    check_sampling,
     prompt_seed,
-    render_prompts,
     tie_lm_head,
 )
 from cluster.weights import as_state_dict
@@ -68,7 +65,7 @@ def pin_to_worker_cores(config: RolloutConfig, worker_index: int) -> list[int] |
     return cores
 
 
-class VLLMEngine:
+class VLLMEngine(EngineBase):
     """One vLLM engine; `version` counts the weight loads it has applied."""
 
     def __init__(
@@ -132,11 +129,9 @@ class VLLMEngine:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
-        self._check_version(expected_version)
-        check_prompts(prompts)
-        check_sampling(sampling.n, sampling.max_tokens)
-        prompt_ids = render_prompts(self.tokenizer, prompts)
-        check_length(prompt_ids, self.config.max_model_len)
+        prompt_ids = self.checked_prompt_ids(
+            prompts, sampling.n, sampling.max_tokens, expected_version
+        )
         params = [
             SamplingParams(
                 n=sampling.n,
@@ -187,19 +182,6 @@ class VLLMEngine:
         self.llm.reset_prefix_cache()
         self.version = version
         return self.version
-
-    def policy_version(self) -> int:
-        return self.version
-
-    def pid(self) -> int:
-        return os.getpid()
-
-    def _check_version(self, expected_version: int | None) -> None:
-        if expected_version is not None and expected_version != self.version:
-            raise PolicyVersionMismatch(
-                f"worker {self.worker_index} holds policy version {self.version}, "
-                f"expected {expected_version}"
-            )
 
     # ------------------------------------------- NCCL path (GPU only, never run here)
 
