@@ -58,8 +58,7 @@ class Batch:
 
 def reward_columns(task: Any) -> dict[str, Any]:
     """Extra reward columns from a task's meta (e.g. `length_constraint`), as TRL passes them."""
-    meta = task.meta_dict()
-    return {key: value for key, value in meta.get("reward_columns", {}).items()}
+    return dict(task.meta_dict().get("reward_columns", {}))
 
 
 class Collector:
@@ -73,8 +72,14 @@ class Collector:
         self.pool = pool
 
     def choose(self, step: int, count: int, round_: int = 0) -> Batch:
-        """Levels from the curriculum, tasks from the generators (one sample call per level)."""
-        choices = self.curriculum.choose(count)
+        """Levels from the curriculum, then their tasks (`make_tasks`)."""
+        return self.make_tasks(step, self.curriculum.choose(count), round_)
+
+    def make_tasks(
+        self, step: int, choices: list[tuple[str, dict[str, int]]], round_: int = 0
+    ) -> Batch:
+        """The tasks for `choices`: one seeded sample call per (task, level), so the same
+        choices at the same step always give the same tasks (a resume rebuilds them here)."""
         wanted: dict[tuple[str, tuple], int] = {}
         for task_name, level in choices:
             key = (task_name, tuple(sorted(level.items())))
@@ -86,7 +91,7 @@ class Collector:
                 self.generators[task_name].sample(dict(level_items), how_many, seed)
             )
         tasks = [made[(name, tuple(sorted(level.items())))].pop(0) for name, level in choices]
-        return Batch(choices=choices, tasks=tasks)
+        return Batch(choices=list(choices), tasks=tasks)
 
     def roll_out(self, batch: Batch, sampling_seed: int | None) -> Batch:
         sampling = self.config.sampling

@@ -156,7 +156,9 @@ class Driver:
         prefetched: tuple[Batch, Batch] | None = None
         next_chosen: Batch | None = None
         if self.pending_choices is not None:
-            next_chosen = self._rechoose(self.start_step, self.pending_choices)
+            # Overlap mode: step t+1's choices were made before the checkpoint; rebuild its tasks.
+            choices = [(name, dict(level)) for name, level in self.pending_choices]
+            next_chosen = self.collector.make_tasks(self.start_step, choices)
         bar = tqdm(
             range(self.start_step, config.steps),
             desc="grpo",
@@ -217,16 +219,6 @@ class Driver:
                 self.save(step, step + 1, next_chosen)
         if executor is not None:
             executor.shutdown()
-
-    def _rechoose(self, step: int, choices: list) -> Batch:
-        """Rebuild step `step`'s already-chosen tasks after a resume (overlap mode)."""
-        from rl.collect import task_seed
-
-        batch = Batch(choices=[(name, dict(level)) for name, level in choices])
-        for name, level in batch.choices:
-            seed = task_seed(self.config.seed, step, name, level)
-            batch.tasks.append(self.collector.generators[name].sample(level, 1, seed)[0])
-        return batch
 
 
 def _levels_text(levels: dict[str, dict[str, int]]) -> str:

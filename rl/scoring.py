@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from rewards.batch import clip_unit
 from synth.task import Task
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,4 @@ class Scorer:
 
 def _as_score(value: Any) -> float:
     """None (TRL's "does not apply") and NaN count as 0; values are clipped to [0, 1]."""
-    if value is None:
-        return 0.0
-    value = float(value)
-    return 0.0 if value != value else min(max(value, 0.0), 1.0)
+    return 0.0 if value is None else clip_unit(float(value))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rl.step_metrics import level_key
+
 _BARS = " ▁▂▃▄▅▆▇█"
 
 
@@ -17,10 +19,6 @@ def sparkline(values: list[float], low: float = 0.0, high: float = 1.0) -> str:
     return "".join(cells)
 
 
-def _level_text(level: dict[str, int]) -> str:
-    return ",".join(f"{axis}={value}" for axis, value in level.items())
-
-
 def render_summary(records: list[dict[str, Any]], run_dir: str) -> str:
     """A table of step, reward and frontier level per task, a sparkline, and the run dir."""
     if not records:
@@ -30,7 +28,7 @@ def render_summary(records: list[dict[str, Any]], run_dir: str) -> str:
     rows = [header]
     for record in records:
         row = [str(record["step"]), f"{record.get('reward/mean', float('nan')):.3f}"]
-        row += [_level_text(record.get(f"frontier/{task}", {})) for task in tasks]
+        row += [level_key(record.get(f"frontier/{task}", {})) for task in tasks]
         rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     table = "\n".join(
@@ -40,7 +38,7 @@ def render_summary(records: list[dict[str, Any]], run_dir: str) -> str:
     rewards = [float(r.get("reward/mean", 0.0)) for r in records]
     path = []
     for task in tasks:
-        levels = [_level_text(r[f"frontier/{task}"]) for r in records if f"frontier/{task}" in r]
+        levels = [level_key(r[f"frontier/{task}"]) for r in records if f"frontier/{task}" in r]
         steps = [lv for i, lv in enumerate(levels) if i == 0 or lv != levels[i - 1]]
         path.append(f"curriculum path {task}: " + " -> ".join(steps))
     return "\n".join(
