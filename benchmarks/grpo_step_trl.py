@@ -83,6 +83,9 @@ def time_trl_grpo_steps(
             loss_type=loss_type,
             beta=0.0,
             temperature=1.0,
+            # GRPOConfig turns gradient checkpointing on by default; our learner's default is
+            # off, and timing both without it compares the same computation.
+            gradient_checkpointing=False,
             logging_strategy="no",
             save_strategy="no",
             disable_tqdm=True,

@@ -19,10 +19,14 @@ log = logging.getLogger(__name__)
 LOOPBACK = "127.0.0.1"
 
 
-def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
+def init_ray(
+    address: str | None = None, num_cpus: int | None = None, dashboard: bool = False
+) -> bool:
     """Connect this process to Ray; True when this call connected it (pass that to shutdown_ray).
 
-    Local (no address, no $RAY_ADDRESS): starts Ray on 127.0.0.1, dashboard included.
+    Local (no address, no $RAY_ADDRESS): starts Ray on 127.0.0.1; its web dashboard only when
+    `dashboard` is set, because it is a dozen processes and ~1 GB of resident memory on a
+    laptop run (a cluster started with `ray start --head` has its own dashboard).
     Already connected: nothing happens and False comes back, so a caller never stops a Ray
     that someone else owns. `num_cpus` sets a local Ray's logical CPUs (ignored when joining).
     """
@@ -45,11 +49,11 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     context = ray.init(
         num_cpus=num_cpus,
         _node_ip_address=LOOPBACK,
-        include_dashboard=True,
+        include_dashboard=dashboard,
         dashboard_host=LOOPBACK,
         log_to_driver=True,
     )
-    log.info("started local Ray on %s (dashboard %s)", LOOPBACK, context.dashboard_url)
+    log.info("started local Ray on %s (dashboard %s)", LOOPBACK, context.dashboard_url or "off")
     return True
 
 

@@ -25,6 +25,9 @@ class RayConfig(BaseModel):
     else start a local Ray bound to 127.0.0.1 and stop it at the end."""
     num_cpus: int | None = Field(default=None, ge=1)
     """CPUs of a local Ray; None lets Ray count them."""
+    dashboard: bool = False
+    """Start Ray's web dashboard with a local Ray (127.0.0.1:8265). Off by default: it is a dozen
+    processes and ~1 GB of resident memory; a joined cluster keeps whatever it runs."""
 
 
 class TaskConfig(BaseModel):

@@ -264,7 +264,7 @@ def run(config: RunConfig, resume: bool = False) -> int:
     run_dir = make_run_dir(config.output_dir, name, resume)
     (run_dir / "config.yaml").write_text(dump_config(config.model_copy(update={"name": name})))
     log.info("run directory: %s", run_dir)
-    started = init_ray(config.ray.address, config.ray.num_cpus)
+    started = init_ray(config.ray.address, config.ray.num_cpus, config.ray.dashboard)
     metrics = collector = None
     try:
         collector, learner = build(config, run_dir)

@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from rl import checkpoint, sharding
 from rl.batching import check_sample, collate, micro_batches
 from rl.losses import BatchTotals, policy_loss
+from rl.prefix import collate_shared, prompt_micro_batches, shared_prompt_logits
 from rl.schedule import build_scheduler
 from rl.trainer_config import TrainerConfig
 
@@ -54,8 +54,10 @@ STAT_KEYS = (
 
 
 def _to_cpu(value: Any) -> Any:
+    """CPU tensors, without a copy of those already there: a checkpoint of the 135M model's
+    optimizer would otherwise hold another 1 GB while it is written."""
     if isinstance(value, torch.Tensor):
-        return value.detach().to("cpu", copy=True)
+        return value.detach().to("cpu")
     if isinstance(value, dict):
         return {key: _to_cpu(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -120,6 +122,8 @@ class Learner:
 
         self.model = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
         self.model.config.use_cache = False
+        # Hugging Face models drop the KV cache under gradient checkpointing; rl/prefix.py needs it.
+        self.share_prompts = config.share_prompts and not config.gradient_checkpointing
         _disable_dropout(self.model)
         if config.gradient_checkpointing:
             self.model.gradient_checkpointing_enable(
@@ -152,6 +156,10 @@ class Learner:
             lr=config.lr,
             betas=config.adam_betas,
             weight_decay=config.weight_decay,
+            # One kernel per parameter instead of foreach's temporaries: 5x faster on CPU for
+            # the 135M model (0.3 vs 1.75 s) and no param-sized scratch. FSDP's DTensors keep
+            # the default implementation.
+            fused=config.sharding == "none" or None,
         )
         self.scheduler = build_scheduler(
             self.optimizer, config.lr_schedule, config.warmup_steps, self.total_steps
@@ -176,27 +184,32 @@ class Learner:
         self, model: torch.nn.Module, tensors: dict[str, torch.Tensor], entropy: bool
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Per-token logprobs (B, C) of the completion tokens, and their entropies if asked."""
-        completion_width = tensors["completion_ids"].shape[1]
         with self._autocast():
-            output = model(
-                input_ids=tensors["input_ids"],
-                attention_mask=tensors["attention_mask"],
-                position_ids=tensors["position_ids"],
-                logits_to_keep=completion_width + 1,
-                use_cache=False,
-            )
-        # Position P-1+t predicts completion token t; the last kept position predicts nothing.
-        logits = output.logits[:, :-1, :].float() / self.temperature  # (B, C, V)
+            if "prompt_ids" in tensors:  # rl/prefix.py's layout: each prompt once
+                logits = shared_prompt_logits(model, tensors)
+            else:
+                completion_width = tensors["completion_ids"].shape[1]
+                logits = model(
+                    input_ids=tensors["input_ids"],
+                    attention_mask=tensors["attention_mask"],
+                    position_ids=tensors["position_ids"],
+                    logits_to_keep=completion_width + 1,
+                    use_cache=False,
+                ).logits[:, :-1, :]  # position P-1+t predicts token t; the last one nothing
+        log_probs_all = (logits.float() / self.temperature).log_softmax(dim=-1)  # (B, C, V)
         targets = tensors["completion_ids"]  # (B, C)
-        logprobs = -F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none"
-        ).view_as(targets)
+        logprobs = log_probs_all.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
         entropies = None
-        if entropy:
+        if entropy:  # from the same log-softmax, a row at a time: no (B, C, V) temporaries
             with torch.no_grad():
-                log_probs_all = logits.log_softmax(dim=-1)
-                entropies = -(log_probs_all.exp() * log_probs_all).sum(dim=-1)  # (B, C)
+                entropies = torch.stack(
+                    [-(row.exp() * row).sum(dim=-1) for row in log_probs_all.detach()]
+                )  # (B, C)
         return logprobs, entropies
+
+    def _collate(self, samples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        tensors = (collate_shared if self.share_prompts else collate)(samples, self.pad_token_id)
+        return {key: value.to(self.device) for key, value in tensors.items()}
 
     @torch.no_grad()
     def logprobs(self, prompt_ids: list[int], completion_ids: list[int]) -> list[float]:
@@ -207,8 +220,7 @@ class Learner:
             "rollout_logprobs": [0.0] * len(completion_ids),
             "advantage": 0.0,
         }
-        tensors = {k: v.to(self.device) for k, v in collate([sample], self.pad_token_id).items()}
-        values, _ = self._forward(self.model, tensors, entropy=False)
+        values, _ = self._forward(self.model, self._collate([sample]), entropy=False)
         return values[0, : len(completion_ids)].cpu().tolist()
 
     # ------------------------------------------------------------------ step
@@ -266,7 +278,8 @@ class Learner:
             max_completion_length=self.max_completion_length,
         )
         local = batch[self.rank :: self.world_size]
-        groups = micro_batches(local, self.config.micro_batch_size)
+        split = prompt_micro_batches if self.share_prompts else micro_batches
+        groups = split(local, self.config.micro_batch_size)
         sums: dict[str, float] = defaultdict(float)
         for group_index, indices in enumerate(groups):
             loss, stats = self._micro_step(
@@ -281,7 +294,7 @@ class Learner:
     def _micro_step(
         self, samples: list[dict[str, Any]], totals: BatchTotals, is_last: bool
     ) -> tuple[float, dict[str, float]]:
-        tensors = {k: v.to(self.device) for k, v in collate(samples, self.pad_token_id).items()}
+        tensors = self._collate(samples)
         ref_logprobs = None
         if self.ref_model is not None:
             with torch.no_grad():
@@ -323,8 +336,10 @@ class Learner:
         return dict(zip(keys, values.tolist(), strict=True))
 
     # ------------------------------------------------------------------ weights and state
-    def weights(self, dtype: str | None = None) -> dict[str, torch.Tensor]:
+    def weights(self, dtype: str | None = None, copy: bool = True) -> dict[str, torch.Tensor]:
         """CPU copies of the policy weights under HF names; `dtype` (e.g. "bfloat16") casts them.
+        `copy=False` returns the parameters themselves where they already are CPU tensors of
+        that dtype (for a checkpoint written before the next update; saves one model of memory).
 
         Under FSDP every rank must call it; rank 0 gets the weights, the others an empty dict.
         """
@@ -337,7 +352,7 @@ class Learner:
             state.update(self.model.named_buffers())
         cast = getattr(torch, dtype) if dtype else None
         return {
-            name: state[name].detach().to("cpu", dtype=cast, copy=True)
+            name: state[name].detach().to("cpu", dtype=cast, copy=copy)
             for name in self.weight_names
         }
 
@@ -350,7 +365,8 @@ class Learner:
         return pack_state_dict(self.weights(dtype))
 
     def state_dict(self) -> dict[str, Any]:
-        """Policy, optimizer, schedule, step count and RNG states, all on CPU."""
+        """Policy, optimizer, schedule, step count and RNG states, all on CPU. On a CPU learner
+        the tensors are the live ones, not copies: write or copy them before the next step."""
         if self.config.sharding == "fsdp":
             optimizer_state = sharding.full_optimizer_state(self.model, self.optimizer)
         else:
@@ -359,7 +375,7 @@ class Learner:
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
         return {
-            "model": self.weights(),
+            "model": self.weights(copy=False),
             "optimizer": optimizer_state,
             "scheduler": self.scheduler.state_dict(),
             "steps_done": self.steps_done,

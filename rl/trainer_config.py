@@ -78,6 +78,11 @@ class TrainerConfig(BaseModel):
     micro_batch_size: int = Field(default=4, ge=1)
     """Sequences per forward/backward; gradients accumulate over the whole batch, one update."""
 
+    share_prompts: bool = True
+    """Run each distinct prompt of a micro-batch once and its completions on its KV cache
+    (rl/prefix.py): about G times fewer prompt tokens per update, same logprobs and gradients.
+    Off under gradient checkpointing, which drops the cache."""
+
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass: less memory, about a third more compute."""
 

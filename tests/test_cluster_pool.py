@@ -29,7 +29,8 @@ def ray_session():
     from cluster.ray_setup import init_ray, shutdown_ray
 
     # Logical CPUs may exceed the 2 cores: the vLLM pool and an HF pool share them here.
-    started = init_ray(None, num_cpus=4)
+    # The dashboard is on so the loopback check covers its ports too.
+    started = init_ray(None, num_cpus=4, dashboard=True)
     yield started
     shutdown_ray(started)
 
@@ -64,6 +65,7 @@ def test_local_ray_listens_on_loopback_only(ray_session):
     assert ray.util.get_node_ip_address() == "127.0.0.1"
     ray_processes = psutil.Process().children(recursive=True)
     assert ray_processes, "init_ray started no processes"
+    assert any("dashboard" in " ".join(p.cmdline()) for p in ray_processes), "no dashboard"
     listening = [
         conn.laddr.ip
         for process in ray_processes
