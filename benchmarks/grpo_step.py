@@ -5,8 +5,9 @@ cores). Same model (the embedded SmolLM2-135M), same prompts (h1 horizon-1 chain
 built-in source, exactly the ones our loop draws), same group size, completion length, batch
 and loss (Dr.GRPO), same cheap length-parity reward. A step is: generate, score, one optimizer
 update, and for ours also the weight sync into the engine. Engine/model start-up is excluded
-for both. It also reports the peak resident memory of our whole process tree (driver, Ray,
-workers, learner) while it runs the embedded default's shape.
+for both. It also reports the peak memory (summed PSS, benchmarks/peak_memory.py) of our whole
+process tree (driver, Ray, worker, learner) at this shape; the embedded default's is measured by
+benchmarks/peak_memory.py.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import logging
 import os
 import sys
 import tempfile
-import threading
+from contextlib import nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from peak_memory import TreeMemory  # noqa: E402  (benchmarks/ is on sys.path above)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
@@ -30,40 +33,6 @@ def length_parity(prompts, completions, **columns) -> list[float]:
     """The reward TRL's side uses too (benchmarks/grpo_step_trl.py)."""
     texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
     return [float(len(text) % 2 == 0) for text in texts]
-
-
-class PeakRSS:
-    """Samples the memory of this process and all its descendants every 0.5 s.
-
-    Summed PSS (proportional set size): pages shared between processes (Ray's object store,
-    shared libraries) count once in total; summed RSS would count them in every process.
-    """
-
-    def __init__(self):
-        import psutil
-
-        self.root, self.peak, self._stop = psutil.Process(), 0, threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-
-    def _watch(self):
-        import psutil
-
-        while not self._stop.wait(0.5):
-            total = 0
-            for proc in [self.root, *self.root.children(recursive=True)]:
-                try:
-                    total += proc.memory_full_info().pss
-                except psutil.Error:
-                    pass
-            self.peak = max(self.peak, total)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
 
 def drawn_prompts(steps: int, per_step: int, seed: int = 0) -> list[str]:
@@ -79,8 +48,16 @@ def drawn_prompts(steps: int, per_step: int, seed: int = 0) -> list[str]:
     return prompts
 
 
-def ours(args, output_dir: str, max_staleness: int) -> tuple[float, list[str], float]:
-    """(seconds per step, the prompts our loop drew, peak RSS bytes)."""
+PRECISION = {  # ours: vLLM engine dtype and learner compute dtype; TRL: GRPOConfig(bf16=...)
+    "fp32": (["rollout.dtype=float32", "trainer.dtype=float32"], False),
+    "bf16": (["rollout.dtype=bfloat16", "trainer.dtype=bfloat16"], True),
+}
+
+
+def ours(
+    args, output_dir: str, max_staleness: int, precision: str = "fp32"
+) -> tuple[float, list[str], float | None]:
+    """(seconds per step, the prompts our loop drew, peak summed PSS bytes of the tree)."""
     import rewards
     from cluster.ray_setup import init_ray, shutdown_ray
     from rl.config import RunConfig
@@ -110,10 +87,13 @@ def ours(args, output_dir: str, max_staleness: int) -> tuple[float, list[str], f
             "logging.wandb=disabled",
             "logging.progress=false",
             f"max_staleness={max_staleness}",
+            *PRECISION[precision][0],
+            *args.extra,
         ],
     )
     run_dir = make_run_dir(output_dir, "ours", resume=False)
-    with PeakRSS() as memory:
+    # Sampling the memory of every process costs ~15 % of a core (reading smaps): only on request.
+    with TreeMemory() if args.memory else nullcontext() as memory:
         started = init_ray(None, config.ray.num_cpus)
         try:
             collector, learner = build(config, run_dir)
@@ -130,7 +110,7 @@ def ours(args, output_dir: str, max_staleness: int) -> tuple[float, list[str], f
         raise RuntimeError(
             "our loop drew more prompts than planned; the comparison would be unfair"
         )
-    return sum(timed) / len(timed), prompts, memory.peak
+    return sum(timed) / len(timed), prompts, memory.peak_pss if memory else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,8 +118,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--group-size", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=8, help="completions per step")
     parser.add_argument("--max-completion-length", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--warmup-steps", type=int, default=1)
+    parser.add_argument(
+        "--precision",
+        nargs="+",
+        choices=tuple(PRECISION),
+        default=["fp32"],
+        help="bf16: vLLM in bfloat16 and bf16 autocast in both learners (fast on CPUs with AMX)",
+    )
+    parser.add_argument("--memory", action="store_true", help="also sample our tree's memory")
+    parser.add_argument(
+        "extra",
+        nargs="*",
+        help="dotted overrides for our run config, e.g. rollout.cpus_per_worker=2",
+    )
     parser.add_argument(
         "--max-staleness",
         type=int,
@@ -154,27 +147,31 @@ def main(argv: list[str] | None = None) -> int:
 
     from cluster.models import resolve_model
 
-    results = {}
-    for max_staleness in args.max_staleness:
-        with tempfile.TemporaryDirectory(prefix="grpo-bench-") as output_dir:
-            results[max_staleness] = ours(args, output_dir, max_staleness)
-    prompts = results[args.max_staleness[0]][1]
-    trl = time_trl_grpo_steps(
-        resolve_model("embedded"),
-        prompts,
-        group_size=args.group_size,
-        max_completion_length=args.max_completion_length,
-        batch_size=args.batch_size,
-        steps=args.steps,
-        warmup_steps=args.warmup_steps,
-    )
-    print(f"TRL GRPOTrainer: {trl['seconds_per_step']:.2f} s/step")
-    for max_staleness, (seconds, _, peak) in results.items():
-        print(
-            f"ours (max_staleness={max_staleness}): {seconds:.2f} s/step | speed-up "
-            f"{trl['seconds_per_step'] / seconds:.2f}x (goal >= 1.5x) | peak memory of our "
-            f"process tree {peak / 2**30:.2f} GiB summed PSS"
-        )
+    lines = []
+    for precision in args.precision:
+        results = {}
+        for max_staleness in args.max_staleness:
+            with tempfile.TemporaryDirectory(prefix="grpo-bench-") as output_dir:
+                results[max_staleness] = ours(args, output_dir, max_staleness, precision)
+        prompts = results[args.max_staleness[0]][1]
+        trl = time_trl_grpo_steps(
+            resolve_model("embedded"),
+            prompts,
+            group_size=args.group_size,
+            max_completion_length=args.max_completion_length,
+            batch_size=args.batch_size,
+            steps=args.steps,
+            warmup_steps=args.warmup_steps,
+            bf16=PRECISION[precision][1],
+        )["seconds_per_step"]
+        lines.append(f"{precision}: TRL GRPOTrainer {trl:.2f} s/step")
+        for max_staleness, (seconds, _, peak) in results.items():
+            memory = f" | peak {peak / 2**30:.2f} GiB summed PSS" if peak else ""
+            lines.append(
+                f"{precision}: ours max_staleness={max_staleness} {seconds:.2f} s/step | "
+                f"speed-up {trl / seconds:.2f}x (goal >= 1.5x){memory}"
+            )
+        print("\n".join(lines), flush=True)
     return 0
 
 

@@ -43,6 +43,7 @@ def time_trl_grpo_steps(
     warmup_steps: int = 1,
     loss_type: str = "dr_grpo",
     learning_rate: float = 1e-6,
+    bf16: bool = False,
 ) -> dict[str, float]:
     """Time `steps` GRPOTrainer steps after `warmup_steps`; returns seconds per step and totals.
 
@@ -72,7 +73,7 @@ def time_trl_grpo_steps(
             output_dir=output_dir,
             report_to="none",
             use_cpu=True,
-            bf16=False,
+            bf16=bf16,  # mixed precision (bf16 autocast) through accelerate, also on CPU
             max_steps=warmup_steps + steps,
             per_device_train_batch_size=batch_size,
             num_generations=group_size,

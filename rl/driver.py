@@ -123,13 +123,17 @@ class Driver:
         """Learner weights into every rollout engine; returns the workers' policy versions.
 
         Object-store transport: the learner's packed weights go from its actor straight to the
-        workers (one put, many gets). The NCCL path broadcasts tensors, so it fetches them.
+        workers (one put, many gets), already in the engines' dtype: a bfloat16 engine would
+        round the float32 weights the same way on load, so half the bytes travel. The NCCL path
+        broadcasts tensors, so it fetches them.
         """
         import ray
 
         if self.config.rollout.weight_transport == "nccl":
             return self.pool.load_weights(ray.get(self.learner.weights.remote()), version)
-        return self.pool.load_weights(self.learner.packed_weights.remote(), version)
+        dtype = self.config.rollout.engine_dtype()
+        wire = None if dtype == "float32" else dtype
+        return self.pool.load_weights(self.learner.packed_weights.remote(wire), version)
 
     def save(self, step: int, policy_version: int, pending: Batch | None) -> None:
         import ray

@@ -50,6 +50,7 @@ def tiny_config(tmp_path, name: str, *overrides: str) -> RunConfig:
         f"output_dir={tmp_path}",
         f"name={name}",
         "steps=2",
+        "max_staleness=0",  # on-policy: each step's rollouts come from the weights just synced
         "prompts_per_step=3",
         "sampling.n=4",
         "sampling.max_tokens=24",

@@ -1,0 +1,99 @@
+"""Peak memory of the embedded default: `python rl/run.py` and every process it starts.
+
+Run: `python benchmarks/peak_memory.py [-- override ...]` (about 4 minutes on 2 cores); with no
+overrides it runs exactly the embedded default (5 steps). Goal (issue #8): <= 8 GB.
+
+The process tree (driver, Ray's daemons, the vLLM worker, the learner, wandb) is sampled every
+0.25 s. Two sums are printed at their peaks:
+- summed PSS (proportional set size): a page shared by n processes counts 1/n in each, so
+  shared libraries and Ray's object store (the weights the learner publishes and the worker
+  maps) count once. This is the tree's real footprint.
+- summed RSS: every process counts every page it touches, shared or not, so shared pages count
+  once per process. An upper bound.
+with the per-process breakdown at the PSS peak.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class TreeMemory:
+    """Samples the memory of a process and all its descendants until stopped.
+
+    peak_pss / peak_rss: the largest sums seen (bytes); breakdown: [(pss, rss, pid, command)]
+    at the PSS peak, largest first.
+    """
+
+    def __init__(self, pid: int | None = None, interval: float = 0.25):
+        import psutil
+
+        self.root = psutil.Process(pid)
+        self.interval = interval
+        self.peak_pss, self.peak_rss, self.breakdown = 0, 0, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def sample(self) -> None:
+        import psutil
+
+        rows = []
+        for process in [self.root, *self.root.children(recursive=True)]:
+            try:
+                info = process.memory_full_info()
+                command = " ".join(process.cmdline()[:3])[:80] or process.name()
+            except psutil.Error:  # exited between the listing and the read
+                continue
+            rows.append((info.pss, info.rss, process.pid, command))
+        pss, rss = sum(r[0] for r in rows), sum(r[1] for r in rows)
+        if pss > self.peak_pss:
+            self.peak_pss, self.breakdown = pss, sorted(rows, reverse=True)
+        self.peak_rss = max(self.peak_rss, rss)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def main(argv: list[str]) -> int:
+    overrides = [a for a in argv if a != "--"]
+    with tempfile.TemporaryDirectory(prefix="peak-memory-") as output_dir:
+        command = [sys.executable, str(REPO / "rl" / "run.py"), f"output_dir={output_dir}"]
+        command += ["logging.progress=false", *overrides]
+        env = {**os.environ, "WANDB_MODE": "offline"}
+        process = subprocess.Popen(command, cwd=REPO, env=env)
+        with TreeMemory(process.pid) as memory:
+            code = process.wait()
+    if code:
+        print(f"rl/run.py exited with {code}; the figures below cover the run until then")
+    gb = 1e9
+    print(f"run: python rl/run.py {' '.join(overrides) or '(the embedded default)'}")
+    print(
+        f"peak summed PSS {memory.peak_pss / gb:.2f} GB ({memory.peak_pss / 2**30:.2f} GiB), "
+        f"goal <= 8 GB | peak summed RSS {memory.peak_rss / gb:.2f} GB (counts shared pages "
+        "once per process)"
+    )
+    print("at the PSS peak:")
+    for pss, rss, pid, name in memory.breakdown:
+        if pss >= 2**20:
+            print(f"  {pss / 2**20:7.0f} MiB PSS {rss / 2**20:7.0f} MiB RSS  pid {pid}  {name}")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
