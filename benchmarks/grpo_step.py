@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{precision}: ours max_staleness={max_staleness} {seconds:.2f} s/step | "
                 f"speed-up {trl / seconds:.2f}x (goal >= 1.5x){memory}"
             )
-        print("\n".join(lines), flush=True)
+    print("\n".join(lines))
     return 0
 
 

@@ -133,6 +133,8 @@ class Driver:
             return self.pool.load_weights(ray.get(self.learner.weights.remote()), version)
         dtype = self.config.rollout.engine_dtype()
         wire = None if dtype == "float32" else dtype
+        # The pool is idle here; without its old copy the store reuses those pages for the new.
+        self.pool.release_weights()
         return self.pool.load_weights(self.learner.packed_weights.remote(wire), version)
 
     def save(self, step: int, policy_version: int, pending: Batch | None) -> None:

@@ -359,10 +359,12 @@ class Learner:
     def packed_weights(self, dtype: str | None = None) -> dict[str, Any]:
         """`weights()` as numpy arrays (cluster.weights.pack_state_dict): returned from a Ray
         actor they land in the object store once, and every rollout worker maps them
-        zero-copy, without a round trip through the driver."""
+        zero-copy, without a round trip through the driver. No copy before that: Ray writes
+        the return value into the store before this actor runs its next method (called
+        directly, outside Ray, the arrays alias the live parameters)."""
         from cluster.weights import pack_state_dict
 
-        return pack_state_dict(self.weights(dtype))
+        return pack_state_dict(self.weights(dtype, copy=False))
 
     def state_dict(self) -> dict[str, Any]:
         """Policy, optimizer, schedule, step count and RNG states, all on CPU. On a CPU learner

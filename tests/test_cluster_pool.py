@@ -174,6 +174,7 @@ def test_generate_takes_tasks(pool):
 
 
 def test_killed_worker_is_restarted_and_its_prompts_rerun(pool, tiny_model_path):
+    pool.release_weights()  # as the driver does before each load: the new load is kept instead
     pool.load_weights(perturbed_state_dict(tiny_model_path, seed=2), version=7)
     pids = pool.worker_pids()
     prompts = PROMPTS * 8  # enough work that the kill lands mid-request
@@ -205,3 +206,43 @@ def test_hf_backend_behind_the_same_pool(ray_session, tiny_model_path):
         assert hf_pool.load_weights(perturbed_state_dict(tiny_model_path, seed=4), 3) == [3]
         after = hf_pool.score(fixed.prompt_token_ids, fixed.completions[0].token_ids)
         assert max(abs(x - y) for x, y in zip(before, after, strict=True)) > 0.1
+
+
+def test_bfloat16_engine_takes_weights_packed_in_bfloat16(ray_session, tiny_model_path):
+    """What the driver sends a bfloat16 engine: the learner's weights cast to bfloat16 before
+    they travel (half the bytes), landing exactly where the engine's own cast would put them."""
+    import ray
+    import torch
+
+    from cluster.hf_worker import HFEngine
+    from cluster.pool import RolloutPool
+    from cluster.weights import pack_state_dict
+
+    config = RolloutConfig(num_workers=1, max_model_len=512, dtype="bfloat16")
+    with RolloutPool(config, tiny_model_path) as bf16_pool:
+        fixed = bf16_pool.generate(PROMPTS[:1], GREEDY)[0]
+        prompt_ids, completion_ids = fixed.prompt_token_ids, fixed.completions[0].token_ids
+        before = bf16_pool.score(prompt_ids, completion_ids)
+        state_dict = perturbed_state_dict(tiny_model_path, seed=5)
+        wire = {
+            name: t.to(torch.bfloat16) for name, t in state_dict.items() if name != "lm_head.weight"
+        }
+        assert bf16_pool.load_weights(ray.put(pack_state_dict(wire)), version=2) == [2]
+        after = bf16_pool.score(prompt_ids, completion_ids)
+    reference = HFEngine(RolloutConfig(backend="hf", max_model_len=512), tiny_model_path)
+    reference.load_weights({name: t.float() for name, t in wire.items()}, version=2)
+    want = reference.score(prompt_ids, completion_ids)
+    # bfloat16 compute against float32 on logprobs near -30: a few percent apart, while the
+    # unperturbed engine is far off.
+    assert after == pytest.approx(want, rel=0.05)
+    assert before != pytest.approx(want, rel=0.2)
+
+
+def test_released_weights_cannot_resync_a_restarted_worker(pool):
+    kept = pool._weights_ref
+    pool.release_weights()
+    try:
+        with pytest.raises(RuntimeError, match="released"):
+            pool._resync(0)
+    finally:
+        pool._weights_ref = kept

@@ -280,3 +280,21 @@ def test_fsdp_on_two_cpu_ranks_matches_the_unsharded_learner(tiny_model_path, gs
     assert set(sharded["weights"]) == set(reference.weight_names)
     for name, weight in sharded["weights"].items():
         assert torch.equal(sharded["reloaded"][name], weight), name
+
+
+def test_bfloat16_autocast_on_cpu_keeps_float32_masters(tiny_model_path, gsm8k_rows):
+    """dtype=bfloat16 on a CPU (fast with AMX, docs/benchmarks.md): bf16 matmuls, float32
+    logprobs near the float32 learner's, float32 weights that still move."""
+    fp32 = make_learner(tiny_model_path)
+    bf16 = make_learner(tiny_model_path, dtype="bfloat16")
+    assert bf16.bf16 and not fp32.bf16
+    batch = make_batch(fp32, gsm8k_rows[:4])
+    for sample in batch:
+        args = (sample["prompt_token_ids"], sample["completion_token_ids"])
+        assert bf16.logprobs(*args) == pytest.approx(fp32.logprobs(*args), abs=0.15)
+    before = bf16.weights()
+    metrics = bf16.step(batch)
+    assert math.isfinite(metrics["loss"]) and metrics["skipped"] == 0
+    after = bf16.weights()
+    assert all(t.dtype == torch.float32 for t in after.values())
+    assert any(not torch.equal(before[name], after[name]) for name in before)
