@@ -34,8 +34,9 @@ import torch
 
 from rl import checkpoint, sharding
 from rl.batching import check_sample, collate, micro_batches
+from rl.head import head_logprobs, plain_head
 from rl.losses import BatchTotals, policy_loss
-from rl.prefix import collate_shared, prompt_micro_batches, shared_prompt_logits
+from rl.prefix import collate_shared, prompt_micro_batches, shared_prompt_outputs
 from rl.schedule import build_scheduler
 from rl.trainer_config import TrainerConfig
 
@@ -135,6 +136,12 @@ class Learner:
         self.weight_names += [name for name, _ in self.model.named_buffers() if name in persistent]
         if config.sharding == "none":  # fully_shard moves (and shards) layer by layer itself
             self.model.to(self.device)
+        # rl/head.py needs the head called apart from the decoder: not under FSDP (the root's
+        # hooks gather it), and only where the logits are exactly lm_head(hidden states).
+        self.logit_chunk_tokens = config.logit_chunk_tokens
+        if self.logit_chunk_tokens and (config.sharding != "none" or not plain_head(self.model)):
+            log.info("learner: full logits (the vocabulary head cannot be applied in chunks)")
+            self.logit_chunk_tokens = None
         self.model.train()
 
         self.ref_model = None
@@ -184,20 +191,38 @@ class Learner:
         self, model: torch.nn.Module, tensors: dict[str, torch.Tensor], entropy: bool
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Per-token logprobs (B, C) of the completion tokens, and their entropies if asked."""
+        targets = tensors["completion_ids"]  # (B, C)
+        width = targets.shape[1]
+        chunked = self.logit_chunk_tokens is not None
         with self._autocast():
             if "prompt_ids" in tensors:  # rl/prefix.py's layout: each prompt once
-                logits = shared_prompt_logits(model, tensors)
-            else:
-                completion_width = tensors["completion_ids"].shape[1]
-                logits = model(
+                states = shared_prompt_outputs(model, tensors, hidden=chunked)
+            elif chunked:
+                states = model.get_decoder()(
                     input_ids=tensors["input_ids"],
                     attention_mask=tensors["attention_mask"],
                     position_ids=tensors["position_ids"],
-                    logits_to_keep=completion_width + 1,
+                    use_cache=False,
+                ).last_hidden_state[:, -width - 1 : -1, :]  # position P-1+t predicts token t
+            else:
+                states = model(
+                    input_ids=tensors["input_ids"],
+                    attention_mask=tensors["attention_mask"],
+                    position_ids=tensors["position_ids"],
+                    logits_to_keep=width + 1,
                     use_cache=False,
                 ).logits[:, :-1, :]  # position P-1+t predicts token t; the last one nothing
+            if chunked:  # rl/head.py: the vocabulary head a chunk of tokens at a time
+                return head_logprobs(
+                    model.get_output_embeddings(),
+                    states,
+                    targets,
+                    self.temperature,
+                    entropy,
+                    self.logit_chunk_tokens,
+                )
+        logits = states
         log_probs_all = (logits.float() / self.temperature).log_softmax(dim=-1)  # (B, C, V)
-        targets = tensors["completion_ids"]  # (B, C)
         logprobs = log_probs_all.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
         entropies = None
         if entropy:  # from the same log-softmax, a row at a time: no (B, C, V) temporaries

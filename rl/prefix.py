@@ -91,23 +91,32 @@ def collate_shared(samples: list[dict[str, Any]], pad_token_id: int) -> dict[str
     }
 
 
-def shared_prompt_logits(model: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Logits (B, C, V) predicting each completion token, from the `collate_shared` tensors."""
-    prompt = model(
+def shared_prompt_outputs(
+    model: torch.nn.Module, tensors: dict[str, torch.Tensor], hidden: bool = False
+) -> torch.Tensor:
+    """Logits (B, C, V) predicting each completion token from the `collate_shared` tensors, or
+    with `hidden` the decoder's last hidden states (B, C, H) at those positions (for
+    rl/head.py, which applies the vocabulary head a chunk at a time)."""
+    body = model.get_decoder() if hidden else model
+
+    def output(result) -> torch.Tensor:
+        return result.last_hidden_state if hidden else result.logits
+
+    prompt = body(
         input_ids=tensors["prompt_ids"],
         attention_mask=tensors["prompt_mask"],
         position_ids=tensors["prompt_positions"],
-        logits_to_keep=1,
         use_cache=True,
+        **({} if hidden else {"logits_to_keep": 1}),
     )
     index = tensors["prompt_index"]
-    first = prompt.logits[:, -1:, :].index_select(0, index)  # (B, 1, V): predicts token 0
+    first = output(prompt)[:, -1:, :].index_select(0, index)  # (B, 1, .): predicts token 0
     completion_ids = tensors["completion_ids"]
     if completion_ids.shape[1] == 1:
         return first
     cache = prompt.past_key_values
     cache.reorder_cache(index)  # (K, ...) -> (B, ...); gradients flow back through the copy
-    rest = model(
+    rest = body(
         input_ids=completion_ids[:, :-1],
         attention_mask=torch.cat(
             [tensors["prompt_mask"].index_select(0, index), tensors["completion_mask"][:, :-1]],
@@ -117,4 +126,4 @@ def shared_prompt_logits(model: torch.nn.Module, tensors: dict[str, torch.Tensor
         past_key_values=cache,
         use_cache=True,
     )
-    return torch.cat([first, rest.logits], dim=1)
+    return torch.cat([first, output(rest)], dim=1)

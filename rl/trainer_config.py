@@ -83,6 +83,11 @@ class TrainerConfig(BaseModel):
     (rl/prefix.py): about G times fewer prompt tokens per update, same logprobs and gradients.
     Off under gradient checkpointing, which drops the cache."""
 
+    logit_chunk_tokens: int | None = Field(default=256, ge=1)
+    """Apply the vocabulary head to this many completion tokens at a time, recomputing each
+    chunk's logits in the backward (rl/head.py): the (tokens x vocabulary) logits and their
+    gradients never exist whole. None: all logits at once (a little faster, more memory)."""
+
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass: less memory, about a third more compute."""
 
