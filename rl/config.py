@@ -25,6 +25,10 @@ class RayConfig(BaseModel):
     else start a local Ray bound to 127.0.0.1 and stop it at the end."""
     num_cpus: int | None = Field(default=None, ge=1)
     """CPUs of a local Ray; None lets Ray count them."""
+    object_store_gib: float | None = Field(default=None, gt=0)
+    """Object store of a local Ray. None: 1.5x the policy's weight files when the model is a
+    local directory (cluster.ray_setup.object_store_bytes), so each weight version reuses the
+    released one's pages; else Ray's default (30 % of memory)."""
     dashboard: bool = False
     """Start Ray's web dashboard with a local Ray (127.0.0.1:8265). Off by default: it is a dozen
     processes and ~1 GB of resident memory; a joined cluster keeps whatever it runs."""
@@ -100,8 +104,10 @@ class RunConfig(BaseModel):
     10.3 to 8.2 s (docs/benchmarks.md), and on a cluster it keeps rollout GPUs busy while the
     learner trains. Recipes that reproduce an on-policy paper set 0."""
     ray: RayConfig = RayConfig()
-    rollout: RolloutConfig = RolloutConfig(kv_cache_gib=0.5)
-    """0.5 GiB of KV cache holds ~11K tokens of SmolLM2: the default batch needs ~4K."""
+    rollout: RolloutConfig = RolloutConfig(kv_cache_gib=0.25)
+    """0.25 GiB of KV cache holds ~5.5K tokens of SmolLM2 in float32. The default batch needs
+    3.2K at horizon 1 (16 x (75 + 128)); vLLM's prefix cache shares each group's prompt, so 3.3K
+    at horizon 5 (300-token prompts) and 3.9K at horizon 8. Every 0.25 GiB more is resident."""
     sampling: SamplingConfig = SamplingConfig(n=4, max_tokens=128, temperature=0.7)
     """`n` is the GRPO group size (completions per prompt)."""
     trainer: TrainerConfig = TrainerConfig()

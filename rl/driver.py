@@ -263,14 +263,16 @@ def build(config: RunConfig, run_dir: Path):
 
 def run(config: RunConfig, resume: bool = False) -> int:
     """Run the whole training; returns a process exit code."""
-    from cluster.ray_setup import init_ray, shutdown_ray
+    from cluster.models import resolve_model
+    from cluster.ray_setup import init_ray, object_store_bytes, shutdown_ray
     from rl.summary import render_summary
 
     name = config.name or default_run_name()
     run_dir = make_run_dir(config.output_dir, name, resume)
     (run_dir / "config.yaml").write_text(dump_config(config.model_copy(update={"name": name})))
     log.info("run directory: %s", run_dir)
-    started = init_ray(config.ray.address, config.ray.num_cpus, config.ray.dashboard)
+    store = object_store_bytes(resolve_model(config.model), config.ray.object_store_gib)
+    started = init_ray(config.ray.address, config.ray.num_cpus, config.ray.dashboard, store)
     metrics = collector = None
     try:
         collector, learner = build(config, run_dir)

@@ -62,7 +62,10 @@ def head_logprobs(
     (B, C, H); and the token entropies (B, C) when `entropy` is set (no gradient)."""
     rows, width = targets.shape
     flat_hidden, flat_targets = hidden.reshape(rows * width, -1), targets.reshape(-1)
-    keep = torch.is_grad_enabled() and flat_hidden.requires_grad
+    # One chunk gains nothing from checkpointing (its logits exist whole either way): no recompute.
+    keep = (
+        torch.is_grad_enabled() and flat_hidden.requires_grad and flat_targets.numel() > chunk_tokens
+    )
     picked, spreads = [], []
     for start in range(0, flat_targets.shape[0], chunk_tokens):
         args = (

@@ -126,3 +126,19 @@ def test_packed_state_dict_round_trips_every_dtype():
     assert as_state_dict(state) is state
     with pytest.raises(TypeError, match="'x'"):
         pack_state_dict({"x": [1.0]})
+
+
+def test_object_store_is_sized_below_two_copies_of_the_weights(tmp_path):
+    from cluster.ray_setup import object_store_bytes
+
+    (tmp_path / "model.safetensors").write_bytes(b"\0" * 2**20)
+    (tmp_path / "config.json").write_text("{}")
+    assert object_store_bytes(str(tmp_path)) == 2**29  # the 0.5 GiB floor
+    big = tmp_path / "big"
+    big.mkdir()
+    for shard in ("a", "b"):  # sparse files: sizes without writing 1 GiB each
+        with open(big / f"model-{shard}.safetensors", "wb") as handle:
+            handle.truncate(2**30)
+    assert object_store_bytes(str(big)) == 3 * 2**30  # 1.5 x 2 GiB of weight files
+    assert object_store_bytes(str(big), gib=2.0) == 2 * 2**30  # the config wins
+    assert object_store_bytes("Qwen/Qwen2.5-3B-Instruct") is None  # a Hub id: Ray's default
