@@ -178,8 +178,16 @@ def _affine(
     multiplier = 1 if type(previous_answer) is int else previous_answer.denominator
     base = previous_answer * multiplier
     first, last = -(-low // step), high // step
+    spacing = step if first <= last else 1
+    lowest, highest = (step * first, step * last) if first <= last else (low, high)
     for _ in range(AFFINE_TRIES):
-        target = step * rng.randint(first, last) if first <= last else rng.randint(low, high)
+        target = rng.randrange(lowest, highest + 1, spacing)
+        if target == base:  # an offset of 0 adds nothing: take a neighbour in the window instead
+            if target + spacing <= highest:
+                target += spacing
+            elif target - spacing >= lowest:
+                target -= spacing
         offset = normalize(target - base)
-        if offset != 0:
+        # With nothing else in the window, "9 times the answer" (a fraction made whole) still fits.
+        if offset != 0 or multiplier != 1:
             yield Adapter("affine", factor=multiplier, offset=offset)
