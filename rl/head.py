@@ -64,7 +64,9 @@ def head_logprobs(
     flat_hidden, flat_targets = hidden.reshape(rows * width, -1), targets.reshape(-1)
     # One chunk gains nothing from checkpointing (its logits exist whole either way): no recompute.
     keep = (
-        torch.is_grad_enabled() and flat_hidden.requires_grad and flat_targets.numel() > chunk_tokens
+        torch.is_grad_enabled()
+        and flat_hidden.requires_grad
+        and flat_targets.numel() > chunk_tokens
     )
     picked, spreads = [], []
     for start in range(0, flat_targets.shape[0], chunk_tokens):

@@ -8,6 +8,8 @@ One `step(batch)`: validate the samples (rl/batching.py), split them into micro-
 each run the forward pass, the loss (rl/losses.py, weighted by whole-batch totals so the sum over
 micro-batches is the full-batch loss) and backward; then clip the gradient norm, step AdamW and the
 schedule. A step whose gradient norm is not finite is skipped and reported (`skipped` = 1).
+By default a micro-batch runs each distinct prompt once and its completions on the prompt's KV
+cache (rl/prefix.py), and long micro-batches go through the vocabulary head in chunks (rl/head.py).
 
 Precision: master weights and optimizer state are float32; on a GPU (dtype auto) the forward runs
 under bfloat16 autocast and the logprobs are computed in float32. The frozen reference is held
