@@ -66,38 +66,51 @@ def micro_batches(samples: list[dict[str, Any]], micro_batch_size: int) -> list[
     ]
 
 
-def collate(samples: list[dict[str, Any]], pad_token_id: int) -> dict[str, torch.Tensor]:
-    """Tensors for one micro-batch: left-padded prompts, right-padded completions.
+def left_padded(sequences: list[list[int]], pad_token_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids and attention mask (N, width), each sequence ending at the last column."""
+    width = max(len(sequence) for sequence in sequences)
+    ids = torch.full((len(sequences), width), pad_token_id, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for row, sequence in enumerate(sequences):
+        ids[row, width - len(sequence) :] = torch.tensor(sequence, dtype=torch.long)
+        mask[row, width - len(sequence) :] = 1
+    return ids, mask
 
-    Returns input_ids, attention_mask, position_ids (B, P + C); completion_ids,
-    completion_mask, rollout_logprobs (B, C); advantages (B,). C is at least 1 so an all-empty
-    micro-batch still has a column (fully masked).
-    """
-    prompt_width = max(len(s["prompt_token_ids"]) for s in samples)
-    completion_width = max(1, max(len(s["completion_token_ids"]) for s in samples))
-    rows = len(samples)
-    input_ids = torch.full((rows, prompt_width + completion_width), pad_token_id, dtype=torch.long)
-    attention_mask = torch.zeros_like(input_ids)
-    rollout_logprobs = torch.zeros(rows, completion_width, dtype=torch.float32)
+
+def completion_tensors(samples: list[dict[str, Any]], pad_token_id: int) -> dict[str, torch.Tensor]:
+    """completion_ids, completion_mask, rollout_logprobs (B, C), right-padded, C >= 1 so an
+    all-empty micro-batch still has a (fully masked) column; advantages (B,)."""
+    width = max(1, max(len(s["completion_token_ids"]) for s in samples))
+    ids = torch.full((len(samples), width), pad_token_id, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    rollout_logprobs = torch.zeros(len(samples), width, dtype=torch.float32)
     for row, sample in enumerate(samples):
-        prompt, completion = sample["prompt_token_ids"], sample["completion_token_ids"]
-        start = prompt_width - len(prompt)
-        input_ids[row, start:prompt_width] = torch.tensor(prompt, dtype=torch.long)
-        attention_mask[row, start:prompt_width] = 1
+        completion = sample["completion_token_ids"]
         if completion:
-            end = prompt_width + len(completion)
-            input_ids[row, prompt_width:end] = torch.tensor(completion, dtype=torch.long)
-            attention_mask[row, prompt_width:end] = 1
+            ids[row, : len(completion)] = torch.tensor(completion, dtype=torch.long)
+            mask[row, : len(completion)] = 1
             rollout_logprobs[row, : len(completion)] = torch.tensor(
                 sample["rollout_logprobs"], dtype=torch.float32
             )
-    position_ids = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
     return {
-        "input_ids": input_ids,
-        "attention_mask": attention_mask,
-        "position_ids": position_ids,
-        "completion_ids": input_ids[:, prompt_width:],
-        "completion_mask": attention_mask[:, prompt_width:],
+        "completion_ids": ids,
+        "completion_mask": mask,
         "rollout_logprobs": rollout_logprobs,
         "advantages": torch.tensor([float(s["advantage"]) for s in samples], dtype=torch.float32),
+    }
+
+
+def collate(samples: list[dict[str, Any]], pad_token_id: int) -> dict[str, torch.Tensor]:
+    """Tensors for one micro-batch: left-padded prompts, right-padded completions.
+
+    Returns input_ids, attention_mask, position_ids (B, P + C) and `completion_tensors`.
+    """
+    prompt_ids, prompt_mask = left_padded([s["prompt_token_ids"] for s in samples], pad_token_id)
+    completions = completion_tensors(samples, pad_token_id)
+    attention_mask = torch.cat([prompt_mask, completions["completion_mask"]], dim=1)
+    return {
+        "input_ids": torch.cat([prompt_ids, completions["completion_ids"]], dim=1),
+        "attention_mask": attention_mask,
+        "position_ids": (attention_mask.cumsum(dim=1) - 1).clamp(min=0),
+        **completions,
     }

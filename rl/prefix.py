@@ -22,6 +22,8 @@ from typing import Any
 
 import torch
 
+from rl.batching import completion_tensors, left_padded
+
 
 def prompt_micro_batches(samples: list[dict[str, Any]], micro_batch_size: int) -> list[list[int]]:
     """Sample indices in micro-batches of at most `micro_batch_size` rows that keep a prompt's
@@ -50,44 +52,23 @@ def collate_shared(samples: list[dict[str, Any]], pad_token_id: int) -> dict[str
     """Tensors for one micro-batch with each distinct prompt once.
 
     prompt_ids, prompt_mask, prompt_positions: (K, P), left-padded; prompt_index: (B,), the
-    prompt row of each completion row; completion_ids, completion_mask, rollout_logprobs: (B, C),
-    right-padded (C >= 1); completion_positions: (B, C); advantages: (B,).
+    prompt row of each completion row; completion_positions (B, C) and rl/batching.py's
+    `completion_tensors` (right-padded completions, rollout logprobs, advantages).
     """
     prompts: dict[tuple[int, ...], int] = {}
     prompt_index = [prompts.setdefault(tuple(s["prompt_token_ids"]), len(prompts)) for s in samples]
-    prompt_width = max(len(prompt) for prompt in prompts)
-    prompt_ids = torch.full((len(prompts), prompt_width), pad_token_id, dtype=torch.long)
-    prompt_mask = torch.zeros_like(prompt_ids)
-    for row, prompt in enumerate(prompts):
-        prompt_ids[row, prompt_width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
-        prompt_mask[row, prompt_width - len(prompt) :] = 1
-    prompt_positions = (prompt_mask.cumsum(dim=1) - 1).clamp(min=0)
-
-    rows = len(samples)
-    completion_width = max(1, max(len(s["completion_token_ids"]) for s in samples))
-    completion_ids = torch.full((rows, completion_width), pad_token_id, dtype=torch.long)
-    completion_mask = torch.zeros_like(completion_ids)
-    rollout_logprobs = torch.zeros(rows, completion_width, dtype=torch.float32)
-    for row, sample in enumerate(samples):
-        completion = sample["completion_token_ids"]
-        if completion:
-            completion_ids[row, : len(completion)] = torch.tensor(completion, dtype=torch.long)
-            completion_mask[row, : len(completion)] = 1
-            rollout_logprobs[row, : len(completion)] = torch.tensor(
-                sample["rollout_logprobs"], dtype=torch.float32
-            )
+    prompt_ids, prompt_mask = left_padded([list(prompt) for prompt in prompts], pad_token_id)
+    completions = completion_tensors(samples, pad_token_id)
     index = torch.tensor(prompt_index, dtype=torch.long)
     lengths = prompt_mask.sum(dim=1)[index]  # (B,) real prompt tokens of each row's prompt
+    width = completions["completion_ids"].shape[1]
     return {
         "prompt_ids": prompt_ids,
         "prompt_mask": prompt_mask,
-        "prompt_positions": prompt_positions,
+        "prompt_positions": (prompt_mask.cumsum(dim=1) - 1).clamp(min=0),
         "prompt_index": index,
-        "completion_ids": completion_ids,
-        "completion_mask": completion_mask,
-        "completion_positions": lengths[:, None] + torch.arange(completion_width)[None, :],
-        "rollout_logprobs": rollout_logprobs,
-        "advantages": torch.tensor([float(s["advantage"]) for s in samples], dtype=torch.float32),
+        "completion_positions": lengths[:, None] + torch.arange(width)[None, :],
+        **completions,
     }
 
 
