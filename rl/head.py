@@ -36,6 +36,22 @@ def plain_head(model: torch.nn.Module) -> bool:
     return want.shape == got.shape and torch.allclose(want, got, rtol=1e-4, atol=1e-4)
 
 
+def token_logprobs(
+    logits: torch.Tensor, targets: torch.Tensor, temperature: float, entropy: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Logprobs of `targets` (...) under softmax(logits (..., V) / temperature), and the token
+    entropies (no gradient) from the same log-softmax, 256 tokens at a time so no further
+    (..., V) temporaries exist whole."""
+    log_probs = (logits.float() / temperature).log_softmax(dim=-1)
+    picked = log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    if not entropy:
+        return picked, None
+    with torch.no_grad():
+        flat = log_probs.detach().reshape(-1, log_probs.shape[-1])
+        spread = torch.cat([-(part.exp() * part).sum(dim=-1) for part in flat.split(256)])
+    return picked, spread.view_as(picked)
+
+
 def _chunk(
     head: torch.nn.Module,
     hidden: torch.Tensor,
@@ -43,11 +59,8 @@ def _chunk(
     temperature: float,
     entropy: bool,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    log_probs = (head(hidden).float() / temperature).log_softmax(dim=-1)  # (N, V)
-    picked = log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-    with torch.no_grad():
-        spread = -(log_probs.exp() * log_probs).sum(dim=-1) if entropy else picked.new_empty(0)
-    return picked, spread
+    picked, spread = token_logprobs(head(hidden), targets, temperature, entropy)
+    return picked, spread if entropy else picked.new_empty(0)
 
 
 def head_logprobs(

@@ -36,7 +36,7 @@ import torch
 
 from rl import checkpoint, sharding
 from rl.batching import check_sample, collate, micro_batches
-from rl.head import head_logprobs, plain_head
+from rl.head import head_logprobs, plain_head, token_logprobs
 from rl.losses import BatchTotals, policy_loss
 from rl.prefix import collate_shared, prompt_micro_batches, shared_prompt_outputs
 from rl.schedule import build_scheduler
@@ -199,21 +199,18 @@ class Learner:
         with self._autocast():
             if "prompt_ids" in tensors:  # rl/prefix.py's layout: each prompt once
                 states = shared_prompt_outputs(model, tensors, hidden=chunked)
-            elif chunked:
-                states = model.get_decoder()(
-                    input_ids=tensors["input_ids"],
-                    attention_mask=tensors["attention_mask"],
-                    position_ids=tensors["position_ids"],
-                    use_cache=False,
-                ).last_hidden_state[:, -width - 1 : -1, :]  # position P-1+t predicts token t
             else:
-                states = model(
+                # Decoder hidden states for rl/head.py, else the logits of the last width + 1.
+                body = model.get_decoder() if chunked else model
+                output = body(
                     input_ids=tensors["input_ids"],
                     attention_mask=tensors["attention_mask"],
                     position_ids=tensors["position_ids"],
-                    logits_to_keep=width + 1,
                     use_cache=False,
-                ).logits[:, :-1, :]  # position P-1+t predicts token t; the last one nothing
+                    **({} if chunked else {"logits_to_keep": width + 1}),
+                )
+                states = output.last_hidden_state if chunked else output.logits
+                states = states[:, -width - 1 : -1, :]  # position P-1+t predicts token t
             if chunked:  # rl/head.py: the vocabulary head a chunk of tokens at a time
                 return head_logprobs(
                     model.get_output_embeddings(),
@@ -223,16 +220,7 @@ class Learner:
                     entropy,
                     self.logit_chunk_tokens,
                 )
-        logits = states
-        log_probs_all = (logits.float() / self.temperature).log_softmax(dim=-1)  # (B, C, V)
-        logprobs = log_probs_all.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-        entropies = None
-        if entropy:  # from the same log-softmax, a row at a time: no (B, C, V) temporaries
-            with torch.no_grad():
-                entropies = torch.stack(
-                    [-(row.exp() * row).sum(dim=-1) for row in log_probs_all.detach()]
-                )  # (B, C)
-        return logprobs, entropies
+        return token_logprobs(states, targets, self.temperature, entropy)
 
     def _collate(self, samples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         tensors = (collate_shared if self.share_prompts else collate)(samples, self.pad_token_id)
