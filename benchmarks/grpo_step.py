@@ -59,11 +59,10 @@ def ours(
 ) -> tuple[float, list[str], float | None]:
     """(seconds per step, the prompts our loop drew, peak summed PSS bytes of the tree)."""
     import rewards
-    from cluster.models import resolve_model
-    from cluster.ray_setup import init_ray, object_store_bytes, shutdown_ray
+    from cluster.ray_setup import shutdown_ray
     from rl.config import RunConfig
     from rl.config_io import load_config
-    from rl.driver import Driver, build
+    from rl.driver import Driver, build, start_ray
     from rl.rundir import MetricsLogger, make_run_dir, read_metrics
 
     rewards.REWARDS["length_parity"] = length_parity
@@ -95,8 +94,7 @@ def ours(
     run_dir = make_run_dir(output_dir, "ours", resume=False)
     # Sampling the memory of every process costs ~15 % of a core (reading smaps): only on request.
     with TreeMemory() if args.memory else nullcontext() as memory:
-        store = object_store_bytes(resolve_model(config.model), config.ray.object_store_gib)
-        started = init_ray(None, config.ray.num_cpus, object_store_memory=store)
+        started = start_ray(config)
         try:
             collector, learner = build(config, run_dir)
             metrics = MetricsLogger(run_dir, {}, "disabled", "bench", "ours")

@@ -261,18 +261,28 @@ def build(config: RunConfig, run_dir: Path):
     return Collector(config, generators, curriculum, scorer, pool), learner
 
 
+def start_ray(config: RunConfig) -> bool:
+    """Join `config.ray.address` (or $RAY_ADDRESS), or start a local Ray sized for the run:
+    dashboard as configured, object store from the policy's weights (object_store_bytes).
+    Returns what cluster.ray_setup.init_ray returns: pass it to shutdown_ray."""
+    from cluster.models import resolve_model
+    from cluster.ray_setup import init_ray, object_store_bytes
+
+    ray_config = config.ray
+    store = object_store_bytes(resolve_model(config.model), ray_config.object_store_gib)
+    return init_ray(ray_config.address, ray_config.num_cpus, ray_config.dashboard, store)
+
+
 def run(config: RunConfig, resume: bool = False) -> int:
     """Run the whole training; returns a process exit code."""
-    from cluster.models import resolve_model
-    from cluster.ray_setup import init_ray, object_store_bytes, shutdown_ray
+    from cluster.ray_setup import shutdown_ray
     from rl.summary import render_summary
 
     name = config.name or default_run_name()
     run_dir = make_run_dir(config.output_dir, name, resume)
     (run_dir / "config.yaml").write_text(dump_config(config.model_copy(update={"name": name})))
     log.info("run directory: %s", run_dir)
-    store = object_store_bytes(resolve_model(config.model), config.ray.object_store_gib)
-    started = init_ray(config.ray.address, config.ray.num_cpus, config.ray.dashboard, store)
+    started = start_ray(config)
     metrics = collector = None
     try:
         collector, learner = build(config, run_dir)

@@ -19,7 +19,7 @@ import pytest
 import rewards
 from rl.config import RunConfig
 from rl.config_io import load_config
-from rl.driver import Driver, build
+from rl.driver import Driver, build, start_ray
 from rl.run_checkpoints import latest_checkpoint, read_driver_state
 from rl.rundir import MetricsLogger, make_run_dir, read_metrics
 
@@ -73,14 +73,9 @@ class Session:
         self.config, self.resume = config, resume
 
     def __enter__(self) -> Driver:
-        from cluster.models import resolve_model
-        from cluster.ray_setup import init_ray, object_store_bytes
-
-        config = self.config
         self.run_dir = make_run_dir(self.config.output_dir, self.config.name, self.resume)
-        # Sized as rl/driver.run sizes it: the tiny model's weights, so the 0.5 GiB floor.
-        store = object_store_bytes(resolve_model(config.model), config.ray.object_store_gib)
-        self.started = init_ray(None, self.config.ray.num_cpus, object_store_memory=store)
+        # As rl/driver.run starts it: the tiny model's weights give the 0.5 GiB store floor.
+        self.started = start_ray(self.config)
         self.collector, learner = build(self.config, self.run_dir)
         metrics = MetricsLogger(self.run_dir, {}, "disabled", "test", self.config.name)
         self.driver = Driver(self.config, self.run_dir, self.collector, learner, metrics)
