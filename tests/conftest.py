@@ -31,6 +31,15 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def gsm8k_rows(shared_data) -> list[dict]:
+    """The first 8 GSM8K train records (question, answer), for learner batches."""
+    import json
+
+    with open(shared_data / "gsm8k" / "train.jsonl") as handle:
+        return [json.loads(next(handle)) for _ in range(8)]
+
+
+@pytest.fixture(scope="session")
 def embedded_model_path() -> str:
     """SmolLM2-135M-Instruct as a provisioned fp32 checkpoint (`make models`)."""
     from cluster.models import provision_embedded

@@ -6,7 +6,6 @@ answers as completions; rollout logprobs are the learner's own, shifted to make 
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
@@ -18,12 +17,6 @@ from rl.schedule import lr_factor
 from rl.trainer_config import TrainerConfig
 
 MAX_LEN = 16
-
-
-@pytest.fixture(scope="module")
-def gsm8k_rows(shared_data):
-    with open(shared_data / "gsm8k" / "train.jsonl") as handle:
-        return [json.loads(next(handle)) for _ in range(8)]
 
 
 def make_learner(path: str, **overrides) -> Learner:

@@ -4,8 +4,6 @@ prompts and the real tokenizer; chunks of 7 tokens so chunks straddle rows)."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
@@ -15,14 +13,12 @@ from rl.trainer_config import TrainerConfig
 
 
 @pytest.fixture(scope="module")
-def batch(shared_data, tiny_model_path):
+def batch(gsm8k_rows, tiny_model_path):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_path)
-    with open(shared_data / "gsm8k" / "train.jsonl") as handle:
-        rows = [json.loads(next(handle)) for _ in range(3)]
     samples = []
-    for q, row in enumerate(rows):
+    for q, row in enumerate(gsm8k_rows[:3]):
         prompt = tokenizer.apply_chat_template(
             [{"role": "user", "content": row["question"]}],
             add_generation_prompt=True,

@@ -8,8 +8,6 @@ are right-padded; a group larger than the micro-batch is split across micro-batc
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
@@ -22,9 +20,8 @@ GROUP = 3
 
 
 @pytest.fixture(scope="module")
-def questions(shared_data):
-    with open(shared_data / "gsm8k" / "train.jsonl") as handle:
-        return [json.loads(next(handle)) for _ in range(3)]
+def questions(gsm8k_rows):
+    return gsm8k_rows[:3]
 
 
 def learner_pair(path: str, **overrides) -> tuple[Learner, Learner]:
