@@ -32,7 +32,7 @@ endif
 	@touch $(STAMP)
 
 models: install
-	$(PY) -m cluster.models provision
+	$(PY) -m models provision
 
 demo: models
 	$(PY) rl/run.py

@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     from grpo_step_trl import time_trl_grpo_steps
 
-    from cluster.models import resolve_model
+    from models import resolve_model
 
     lines = []
     for precision in args.precision:

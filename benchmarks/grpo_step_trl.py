@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from cluster.models import resolve_model
+    from models import resolve_model
 
     result = time_trl_grpo_steps(
         resolve_model(args.model),

@@ -131,9 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     # machine's cores the worker's pinning covers every core, as the unpinned driver does.
     os.environ.update(cpu_env(config))
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    from cluster.models import resolve_model
     from cluster.pool import RolloutPool
     from cluster.ray_setup import init_ray, shutdown_ray
+    from models import resolve_model
 
     model = resolve_model(args.model)
     batch = prompts(args.prompts)

@@ -77,8 +77,8 @@ class RolloutPool:
     """Rollout workers from `config`, serving `model` (an alias, a local path or a Hub id)."""
 
     def __init__(self, config: RolloutConfig, model: str, address: str | None = None) -> None:
-        from cluster.models import resolve_model
         from cluster.ray_setup import init_ray
+        from models import resolve_model
 
         self.config = config
         self.model = resolve_model(model)

@@ -2,7 +2,7 @@
 
 `RunConfig()` with no arguments is the embedded default: SmolLM2-135M-Instruct, h1 chains
 from the built-in offline source, an adaptive curriculum from horizon 1, vLLM CPU workers.
-Each package owns its section's model (cluster.config, curricula.config, rl.trainer_config);
+Each package owns its section's model (cluster.config, curricula.config, rl.learners.config);
 this module only composes them and checks what crosses sections. Imports pydantic only.
 """
 
@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cluster.config import RolloutConfig, SamplingConfig
 from curricula.config import CurriculumConfig
-from rl.trainer_config import TrainerConfig
+from rl.learners.config import TrainerConfig
 
 
 class RayConfig(BaseModel):

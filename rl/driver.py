@@ -3,7 +3,7 @@
 Components, none of which knows this module:
   - synth generators make Task records at the levels the curriculum chooses (rl/collect.py);
   - a cluster.RolloutPool of Ray actors (vLLM, or HF) samples `sampling.n` completions a prompt;
-  - rl.scoring.Scorer applies each task's reward; rl.advantages centres them per group;
+  - rl.scoring.Scorer applies each task's reward; rl.learners.advantages centres them per group;
   - a Learner Ray actor takes one optimizer step per batch and hands back its weights;
   - the pool loads the weights, and the curriculum observes every group's rewards.
 With `max_staleness=1`, rollouts for step t+1 are sampled while step t trains (one step off
@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from rl import run_checkpoints as checkpoint
+from rl import checkpoints
 from rl.collect import Batch, Collector
 from rl.config import RunConfig
 from rl.config_io import dump_config
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 def learner_samples(batch: Batch, scale: bool) -> list[dict[str, Any]]:
     """The learner's batch: one sample per completion, with its group-relative advantage."""
-    from rl.advantages import group_advantages
+    from rl.learners.advantages import group_advantages
 
     if not batch.rewards:
         return []
@@ -57,7 +57,7 @@ def make_learner(config: RunConfig, model_path: str):
     """The Learner as a Ray actor, on a GPU when the cluster has one."""
     import ray
 
-    from rl.learner import Learner
+    from rl.learners.base import Learner
 
     threads = config.learner.torch_threads or os.cpu_count() or 1
 
@@ -105,11 +105,11 @@ class Driver:
     def resume(self) -> None:
         import ray
 
-        latest = checkpoint.latest_checkpoint(self.run_dir / "checkpoints")
+        latest = checkpoints.latest_checkpoint(self.run_dir / "checkpoints")
         if latest is None:
             log.info("no checkpoint in %s: starting from step 0", self.run_dir)
             return
-        state = checkpoint.read_driver_state(latest)
+        state = checkpoints.read_driver_state(latest)
         ray.get(self.learner.load.remote(str(latest / "learner")))
         self.curriculum.load_state_dict(state["curriculum"])
         self.collector.scorer.errors = state.get("reward_errors", 0)
@@ -141,7 +141,7 @@ class Driver:
         import ray
 
         root = self.run_dir / "checkpoints"
-        tmp = checkpoint.staging_dir(root, step)
+        tmp = checkpoints.staging_dir(root, step)
         ray.get(self.learner.save.remote(str(tmp / "learner")))
         state = {
             "step": step,
@@ -150,7 +150,7 @@ class Driver:
             "reward_errors": self.collector.scorer.errors,
             "pending_choices": pending.choices if pending is not None else None,
         }
-        checkpoint.commit(root, tmp, step, state, self.config.checkpoint.keep_last)
+        checkpoints.commit(root, tmp, step, state, self.config.checkpoint.keep_last)
 
     # ------------------------------------------------------------ the loop
     def run(self) -> None:
@@ -243,9 +243,9 @@ def _truncate_metrics(path: Path, last_step: int) -> None:
 
 def build(config: RunConfig, run_dir: Path):
     """Every component of a run, in dependency order."""
-    from cluster.models import resolve_model
     from cluster.pool import RolloutPool
     from curricula import build_curriculum
+    from models import resolve_model
     from synth import get_generator
 
     model_path = resolve_model(config.model)
@@ -265,8 +265,8 @@ def start_ray(config: RunConfig) -> bool:
     """Join `config.ray.address` (or $RAY_ADDRESS), or start a local Ray sized for the run:
     dashboard as configured, object store from the policy's weights (object_store_bytes).
     Returns what cluster.ray_setup.init_ray returns: pass it to shutdown_ray."""
-    from cluster.models import resolve_model
     from cluster.ray_setup import init_ray, object_store_bytes
+    from models import resolve_model
 
     ray_config = config.ray
     store = object_store_bytes(resolve_model(config.model), ray_config.object_store_gib)

@@ -43,7 +43,7 @@ def load_counting_tokenizer(name: str):
     """The tokenizer of model `name` ("embedded", "tiny", a path or a Hub id), fast only."""
     from transformers import AutoTokenizer
 
-    from cluster.models import resolve_model
+    from models import resolve_model
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(name))
     if getattr(tokenizer, "backend_tokenizer", None) is None:

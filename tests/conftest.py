@@ -42,7 +42,7 @@ def gsm8k_rows(shared_data) -> list[dict]:
 @pytest.fixture(scope="session")
 def embedded_model_path() -> str:
     """SmolLM2-135M-Instruct as a provisioned fp32 checkpoint (`make models`)."""
-    from cluster.models import provision_embedded
+    from models import provision_embedded
 
     return str(provision_embedded())
 
@@ -50,7 +50,7 @@ def embedded_model_path() -> str:
 @pytest.fixture(scope="session")
 def tiny_model_path() -> str:
     """The 2-layer random model with SmolLM2's tokenizer and chat template."""
-    from cluster.models import provision_tiny
+    from models import provision_tiny
 
     return str(provision_tiny())
 

@@ -17,10 +17,10 @@ import time
 import pytest
 
 import rewards
+from rl.checkpoints import latest_checkpoint, read_driver_state
 from rl.config import RunConfig
 from rl.config_io import load_config
 from rl.driver import Driver, build, start_ray
-from rl.run_checkpoints import latest_checkpoint, read_driver_state
 from rl.rundir import MetricsLogger, make_run_dir, read_metrics
 
 pytestmark = pytest.mark.slow

@@ -11,10 +11,10 @@ import math
 import pytest
 import torch
 
-from rl.advantages import group_advantages
-from rl.learner import Learner
-from rl.schedule import lr_factor
-from rl.trainer_config import TrainerConfig
+from rl.learners.advantages import group_advantages
+from rl.learners.base import Learner
+from rl.learners.config import TrainerConfig
+from rl.learners.lr_schedule import lr_factor
 
 MAX_LEN = 16
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from cluster import models
+import models
 
 
 def test_resolve_passes_hub_ids_through_and_rejects_missing_paths(tmp_path):

@@ -9,7 +9,7 @@ A config's `model` is one of
   - a local directory holding a transformers checkpoint;
   - a Hub id such as "Qwen/Qwen2.5-7B-Instruct" (transformers and vLLM fetch it themselves).
 
-Run `python -m cluster.models provision` to fill the cache; a second call returns in
+Run `python -m models provision` to fill the cache; a second call returns in
 milliseconds because each model directory carries a completion marker.
 Cache: $LONGHORIZON_MODELS_DIR, else $LONGHORIZON_CACHE/models, else ~/.cache/longhorizon/models.
 """
@@ -190,7 +190,7 @@ def load_causal_lm(name: str, dtype: str = "float32"):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m cluster.models", description=__doc__.split("\n")[0]
+        prog="python -m models", description=__doc__.split("\n")[0]
     )
     parser.add_argument("command", choices=["provision", "path"])
     parser.add_argument(
@@ -205,6 +205,3 @@ def main(argv: list[str] | None = None) -> int:
         print(resolve_model(args.model))
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

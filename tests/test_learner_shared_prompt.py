@@ -1,4 +1,4 @@
-"""rl/prefix.py: each prompt once, completions on its KV cache — same logprobs and gradients
+"""rl/learners/shared_prompt.py: each prompt once, completions on its KV cache — same logprobs and gradients
 as the plain prompt + completion rows, on the tiny model and on the real SmolLM2-135M.
 
 Groups are real GSM8K questions (chat template, real tokenizer) of different lengths, so prompts
@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rl.learner import Learner
-from rl.prefix import collate_shared, prompt_micro_batches
-from rl.trainer_config import TrainerConfig
+from rl.learners.base import Learner
+from rl.learners.config import TrainerConfig
+from rl.learners.shared_prompt import collate_shared, prompt_micro_batches
 
 MAX_LEN = 24
 GROUP = 3

@@ -4,16 +4,16 @@ The driver wraps it as a Ray actor, e.g. `ray.remote(num_gpus=1, num_cpus=2)(Lea
 model_path, trainer_config, total_steps, seed, max_completion_length, temperature)`. Arguments are
 picklable and everything returned is plain Python or CPU tensors.
 
-One `step(batch)`: validate the samples (rl/batching.py), split them into micro-batches, and for
-each run the forward pass, the loss (rl/losses.py, weighted by whole-batch totals so the sum over
+One `step(batch)`: validate the samples (rl/learners/batching.py), split them into micro-batches, and for
+each run the forward pass, the loss (rl/learners/policy_loss.py, weighted by whole-batch totals so the sum over
 micro-batches is the full-batch loss) and backward; then clip the gradient norm, step AdamW and the
 schedule. A step whose gradient norm is not finite is skipped and reported (`skipped` = 1).
 By default a micro-batch runs each distinct prompt once and its completions on the prompt's KV
-cache (rl/prefix.py), and long micro-batches go through the vocabulary head in chunks (rl/head.py).
+cache (rl/learners/shared_prompt.py), and long micro-batches go through the vocabulary head in chunks (rl/learners/vocab_head.py).
 
 Precision: master weights and optimizer state are float32; on a GPU (dtype auto) the forward runs
 under bfloat16 autocast and the logprobs are computed in float32. The frozen reference is held
-in the compute dtype. `sharding="fsdp"` (rl/sharding.py) uses torch's FSDP2 API; it is tested on
+in the compute dtype. `sharding="fsdp"` (rl/learners/sharding.py) uses torch's FSDP2 API; it is tested on
 two CPU ranks over gloo only, never on GPUs (this project's machines have none).
 
 Weights (`weights()`) use Hugging Face parameter names, as vLLM's `load_weights` expects. Tied
@@ -34,13 +34,13 @@ from typing import Any
 
 import torch
 
-from rl import checkpoint, sharding
-from rl.batching import check_sample, collate, micro_batches
-from rl.head import head_logprobs, plain_head, token_logprobs
-from rl.losses import BatchTotals, policy_loss
-from rl.prefix import collate_shared, prompt_micro_batches, shared_prompt_outputs
-from rl.schedule import build_scheduler
-from rl.trainer_config import TrainerConfig
+from rl.learners import checkpoint, sharding
+from rl.learners.batching import check_sample, collate, micro_batches
+from rl.learners.config import TrainerConfig
+from rl.learners.lr_schedule import build_scheduler
+from rl.learners.policy_loss import BatchTotals, policy_loss
+from rl.learners.shared_prompt import collate_shared, prompt_micro_batches, shared_prompt_outputs
+from rl.learners.vocab_head import head_logprobs, plain_head, token_logprobs
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class Learner:
         max_completion_length: int,
         temperature: float = 1.0,
     ) -> None:
-        """model: a resolved path or Hub id (cluster.models.resolve_model); total_steps: the run's
+        """model: a resolved path or Hub id (models.resolve_model); total_steps: the run's
         steps (config.total_steps overrides it); max_completion_length and temperature: the
         rollout's sampling max_tokens and temperature (Dr.GRPO's constant; logits / temperature)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -125,7 +125,7 @@ class Learner:
 
         self.model = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
         self.model.config.use_cache = False
-        # Hugging Face models drop the KV cache under gradient checkpointing; rl/prefix.py needs it.
+        # Hugging Face models drop the KV cache under gradient checkpointing; rl/learners/shared_prompt.py needs it.
         self.share_prompts = config.share_prompts and not config.gradient_checkpointing
         _disable_dropout(self.model)
         if config.gradient_checkpointing:
@@ -138,7 +138,7 @@ class Learner:
         self.weight_names += [name for name, _ in self.model.named_buffers() if name in persistent]
         if config.sharding == "none":  # fully_shard moves (and shards) layer by layer itself
             self.model.to(self.device)
-        # rl/head.py needs the head called apart from the decoder: not under FSDP (the root's
+        # rl/learners/vocab_head.py needs the head called apart from the decoder: not under FSDP (the root's
         # hooks gather it), and only where the logits are exactly lm_head(hidden states).
         self.logit_chunk_tokens = config.logit_chunk_tokens
         if self.logit_chunk_tokens and (config.sharding != "none" or not plain_head(self.model)):
@@ -197,10 +197,10 @@ class Learner:
         width = targets.shape[1]
         chunked = self.logit_chunk_tokens is not None
         with self._autocast():
-            if "prompt_ids" in tensors:  # rl/prefix.py's layout: each prompt once
+            if "prompt_ids" in tensors:  # rl/learners/shared_prompt.py's layout: each prompt once
                 states = shared_prompt_outputs(model, tensors, hidden=chunked)
             else:
-                # Decoder hidden states for rl/head.py, else the logits of the last width + 1.
+                # Decoder hidden states for rl/learners/vocab_head.py, else the logits of the last width + 1.
                 body = model.get_decoder() if chunked else model
                 output = body(
                     input_ids=tensors["input_ids"],
@@ -211,7 +211,7 @@ class Learner:
                 )
                 states = output.last_hidden_state if chunked else output.logits
                 states = states[:, -width - 1 : -1, :]  # position P-1+t predicts token t
-            if chunked:  # rl/head.py: the vocabulary head a chunk of tokens at a time
+            if chunked:  # rl/learners/vocab_head.py: the vocabulary head a chunk of tokens at a time
                 return head_logprobs(
                     model.get_output_embeddings(),
                     states,
@@ -421,7 +421,7 @@ class Learner:
 
     def save(self, path: str | Path) -> None:
         """Write `path/policy` (an HF checkpoint vLLM can load) and `path/trainer_state.pt`,
-        atomically (rl/checkpoint.py). Under FSDP every rank must call it."""
+        atomically (rl/learners/checkpoint.py). Under FSDP every rank must call it."""
         checkpoint.save(self, Path(path))
 
     def load(self, path: str | Path) -> None:

@@ -25,7 +25,7 @@ TRAINER_STATE = "trainer_state.pt"
 
 
 def save(learner: Any, path: Path) -> None:
-    """Write `learner`'s state to `path` (a rl.learner.Learner; only rank 0 writes)."""
+    """Write `learner`'s state to `path` (a rl.learners.base.Learner; only rank 0 writes)."""
     from safetensors.torch import save_file
 
     state = learner.state_dict()  # a collective under FSDP: every rank gets here

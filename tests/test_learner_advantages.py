@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rl.advantages import advantages_for, group_advantages, informative_groups
+from rl.learners.advantages import advantages_for, group_advantages, informative_groups
 
 
 def test_grpo_scaled_advantages_by_hand():

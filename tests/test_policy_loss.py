@@ -15,7 +15,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rl.losses import BatchTotals, policy_loss, token_weights
+from rl.learners.policy_loss import BatchTotals, policy_loss, token_weights
 
 # Three completions (lengths 2, 2, 1): one high-clipped token, one low-clipped, one on-policy.
 LOGPROBS = torch.tensor([[-1.0, -2.0], [-0.5, -3.0], [-0.2, -7.0]])
@@ -185,7 +185,7 @@ def trl_trainer(tiny_model_path, tmp_path_factory):
 
 
 def _trl_inputs(trainer, seed: int) -> dict:
-    from rl.batching import collate
+    from rl.learners.batching import collate
 
     generator = torch.Generator().manual_seed(seed)
     samples = []

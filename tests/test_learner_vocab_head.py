@@ -1,4 +1,4 @@
-"""rl/head.py: the vocabulary head a chunk of tokens at a time gives the full-logits logprobs,
+"""rl/learners/vocab_head.py: the vocabulary head a chunk of tokens at a time gives the full-logits logprobs,
 entropies and gradients, in the plain and the shared-prompt layouts (tiny model, real GSM8K
 prompts and the real tokenizer; chunks of 7 tokens so chunks straddle rows)."""
 
@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rl.head import head_logprobs, plain_head
-from rl.learner import Learner
-from rl.trainer_config import TrainerConfig
+from rl.learners.base import Learner
+from rl.learners.config import TrainerConfig
+from rl.learners.vocab_head import head_logprobs, plain_head
 
 
 @pytest.fixture(scope="module")

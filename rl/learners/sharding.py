@@ -57,7 +57,7 @@ def shard_model(model: torch.nn.Module, bf16: bool) -> torch.nn.Module:
     if layers is None:
         raise ValueError(
             f"{type(model).__name__} has no .model.layers to shard; use sharding='none' or "
-            "extend rl/sharding.py for this architecture"
+            "extend rl/learners/sharding.py for this architecture"
         )
     for layer in layers:
         fully_shard(layer, mp_policy=policy)

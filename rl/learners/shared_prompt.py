@@ -1,12 +1,12 @@
 """Shared-prompt forward: a GRPO group's prompt runs through the model once, not G times.
 
-Every completion of a group continues the same prompt. The plain layout (rl/batching.py) runs
+Every completion of a group continues the same prompt. The plain layout (rl/learners/batching.py) runs
 each row as prompt + completion, so a batch of K prompts x G completions pushes K*G*(P + C) tokens
 through the model, forward and backward. Here the K distinct prompts run once with a KV cache,
 the cache is copied to each prompt's completion rows (`index_select`, which autograd follows
 back into the prompt's forward), and the completions run on top of it: K*P + K*G*C tokens. With
 h1's prompts (~100-250 tokens) and G = 4 that is 1.5-2x fewer tokens per update; the logprobs
-and gradients are the plain layout's up to float rounding (tests/test_learner_prefix.py).
+and gradients are the plain layout's up to float rounding (tests/test_learner_shared_prompt.py).
 
 Logits: completion token 0 is predicted by the prompt's last position, token t > 0 by completion
 position t - 1, so the completion pass takes tokens 0..C-2 and the last token is never an input.
@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from rl.batching import completion_tensors, left_padded
+from rl.learners.batching import completion_tensors, left_padded
 
 
 def prompt_micro_batches(samples: list[dict[str, Any]], micro_batch_size: int) -> list[list[int]]:
@@ -52,7 +52,7 @@ def collate_shared(samples: list[dict[str, Any]], pad_token_id: int) -> dict[str
     """Tensors for one micro-batch with each distinct prompt once.
 
     prompt_ids, prompt_mask, prompt_positions: (K, P), left-padded; prompt_index: (B,), the
-    prompt row of each completion row; completion_positions (B, C) and rl/batching.py's
+    prompt row of each completion row; completion_positions (B, C) and rl/learners/batching.py's
     `completion_tensors` (right-padded completions, rollout logprobs, advantages).
     """
     prompts: dict[tuple[int, ...], int] = {}
@@ -77,7 +77,7 @@ def shared_prompt_outputs(
 ) -> torch.Tensor:
     """Logits (B, C, V) predicting each completion token from the `collate_shared` tensors, or
     with `hidden` the decoder's last hidden states (B, C, H) at those positions (for
-    rl/head.py, which applies the vocabulary head a chunk at a time)."""
+    rl/learners/vocab_head.py, which applies the vocabulary head a chunk at a time)."""
     body = model.get_decoder() if hidden else model
 
     def output(result) -> torch.Tensor:

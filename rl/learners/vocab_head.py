@@ -6,7 +6,7 @@ temperature division, the log-softmax and their gradients add several more of th
 Here each chunk of `chunk_tokens` hidden states goes through the head under activation
 checkpointing: the forward keeps only the hidden states, and the backward recomputes one chunk's
 logits at a time (one more head matmul per update). Values and gradients equal the whole-tensor
-computation (tests/test_learner_head.py).
+computation (tests/test_learner_vocab_head.py).
 
 The learner uses it when the model's logits are exactly `lm_head(hidden)`, which `plain_head`
 checks on the model itself (models with logit soft-capping or scaling fall back to the full
