@@ -59,10 +59,9 @@ def ours(
 ) -> tuple[float, list[str], float | None]:
     """(seconds per step, the prompts our loop drew, peak summed PSS bytes of the tree)."""
     import rewards
-    from cluster.ray_setup import shutdown_ray
     from rl.config import RunConfig
     from rl.config_io import load_config
-    from rl.driver import Driver, build, start_ray
+    from rl.driver import running
     from rl.rundir import MetricsLogger, make_run_dir, read_metrics
 
     rewards.REWARDS["length_parity"] = length_parity
@@ -94,14 +93,9 @@ def ours(
     run_dir = make_run_dir(output_dir, "ours", resume=False)
     # Sampling the memory of every process costs ~15 % of a core (reading smaps): only on request.
     with TreeMemory() if args.memory else nullcontext() as memory:
-        started = start_ray(config)
-        try:
-            collector, learner = build(config, run_dir)
-            metrics = MetricsLogger(run_dir, {}, "disabled", "bench", "ours")
-            Driver(config, run_dir, collector, learner, metrics).run()
-            collector.pool.shutdown()
-        finally:
-            shutdown_ray(started)
+        metrics = MetricsLogger(run_dir, {}, "disabled", "bench", "ours")
+        with running(config, run_dir, metrics) as driver:
+            driver.run()
     records = read_metrics(run_dir / "metrics.jsonl")
     timed = [r["time/step"] for r in records[args.warmup_steps :]]
     prompts = drawn_prompts(total, config.prompts_per_step, config.seed)

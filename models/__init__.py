@@ -189,9 +189,7 @@ def load_causal_lm(name: str, dtype: str = "float32"):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m models", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m models", description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=["provision", "path"])
     parser.add_argument(
         "--model", default=EMBEDDED, help="embedded | tiny | path | Hub id (for `path`)"
@@ -204,4 +202,3 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(resolve_model(args.model))
     return 0
-

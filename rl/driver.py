@@ -4,37 +4,50 @@ Components, none of which knows this module:
   - synth generators make Task records at the levels the curriculum chooses (rl/collect.py);
   - a cluster.RolloutPool of Ray actors (vLLM, or HF) samples `sampling.n` completions a prompt;
   - rl.scoring.Scorer applies each task's reward; rl.learners.advantages centres them per group;
-  - a Learner Ray actor takes one optimizer step per batch and hands back its weights;
-  - the pool loads the weights, and the curriculum observes every group's rewards.
+  - a learner Ray actor (rl/learners/) takes one optimizer step per batch and hands back its
+    weights; the pool loads them, and the curriculum observes every group's rewards.
 With `max_staleness=1`, rollouts for step t+1 are sampled while step t trains (one step off
-policy). Checkpoints hold the learner, the curriculum and the step; with `max_staleness=0` a
-resumed run makes exactly the data choices of an uninterrupted one.
+policy); `Prefetch` owns that overlap. Checkpoints hold the learner, the curriculum, the step and
+the next step's choices, so a resumed run makes exactly the data choices of an uninterrupted one.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import ray
+from tqdm import tqdm
+
+from cluster.pool import RolloutPool
+from cluster.ray_setup import init_ray, object_store_bytes, shutdown_ray
+from curricula import Curriculum, build_curriculum
+from models import resolve_model
 from rl import checkpoints
 from rl.collect import Batch, Collector
 from rl.config import RunConfig
 from rl.config_io import dump_config
+from rl.learners import GRPOLearner
+from rl.learners.advantages import group_advantages
 from rl.rundir import MetricsLogger, default_run_name, make_run_dir, read_metrics
 from rl.scoring import Scorer
 from rl.step_metrics import batch_metrics, curriculum_results, level_key
+from rl.summary import render_summary
+from synth import get_generator
 
 log = logging.getLogger(__name__)
 
 
 def learner_samples(batch: Batch, scale: bool) -> list[dict[str, Any]]:
     """The learner's batch: one sample per completion, with its group-relative advantage."""
-    from rl.learners.advantages import group_advantages
-
     if not batch.rewards:
         return []
     advantages = group_advantages(batch.rewards, scale=scale).tolist()  # (groups, G)
@@ -54,14 +67,10 @@ def learner_samples(batch: Batch, scale: bool) -> list[dict[str, Any]]:
 
 
 def make_learner(config: RunConfig, model_path: str):
-    """The Learner as a Ray actor, on a GPU when the cluster has one."""
-    import ray
-
-    from rl.learners.base import Learner
-
+    """The learner as a Ray actor, on a GPU when the cluster has one."""
     threads = config.learner.torch_threads or os.cpu_count() or 1
 
-    class LearnerActor(Learner):
+    class LearnerActor(GRPOLearner):
         def __init__(self, *args, **kwargs):
             import torch
 
@@ -82,172 +91,19 @@ def make_learner(config: RunConfig, model_path: str):
     )
 
 
-class Driver:
-    def __init__(
-        self,
-        config: RunConfig,
-        run_dir: Path,
-        collector: Collector,
-        learner,
-        metrics: MetricsLogger,
-    ):
-        self.config = config
-        self.run_dir = run_dir
-        self.collector = collector
-        self.curriculum = collector.curriculum
-        self.pool = collector.pool
-        self.learner = learner
-        self.metrics = metrics
-        self.start_step = 0
-        self.pending_choices: list | None = None  # step t+1's choices, made before a checkpoint
+@dataclass
+class Components:
+    """What a run drives, built once by `build` in dependency order."""
 
-    # ------------------------------------------------------------ resume
-    def resume(self) -> None:
-        import ray
-
-        latest = checkpoints.latest_checkpoint(self.run_dir / "checkpoints")
-        if latest is None:
-            log.info("no checkpoint in %s: starting from step 0", self.run_dir)
-            return
-        state = checkpoints.read_driver_state(latest)
-        ray.get(self.learner.load.remote(str(latest / "learner")))
-        self.curriculum.load_state_dict(state["curriculum"])
-        self.collector.scorer.errors = state.get("reward_errors", 0)
-        self.pending_choices = state.get("pending_choices")
-        self.start_step = state["step"] + 1
-        version = self.sync_weights(state["policy_version"])
-        log.info("resumed from %s at step %d (policy version %s)", latest, self.start_step, version)
-        _truncate_metrics(self.metrics.path, state["step"])
-
-    def sync_weights(self, version: int) -> list[int]:
-        """Learner weights into every rollout engine; returns the workers' policy versions.
-
-        Object-store transport: the learner's packed weights go from its actor straight to the
-        workers (one put, many gets), already in the engines' dtype: a bfloat16 engine would
-        round the float32 weights the same way on load, so half the bytes travel. The NCCL path
-        broadcasts tensors, so it fetches them.
-        """
-        import ray
-
-        if self.config.rollout.weight_transport == "nccl":
-            return self.pool.load_weights(ray.get(self.learner.weights.remote()), version)
-        dtype = self.config.rollout.engine_dtype()
-        wire = None if dtype == "float32" else dtype
-        # The pool is idle here; without its old copy the store reuses those pages for the new.
-        self.pool.release_weights()
-        return self.pool.load_weights(self.learner.packed_weights.remote(wire), version)
-
-    def save(self, step: int, policy_version: int, pending: Batch | None) -> None:
-        import ray
-
-        root = self.run_dir / "checkpoints"
-        tmp = checkpoints.staging_dir(root, step)
-        ray.get(self.learner.save.remote(str(tmp / "learner")))
-        state = {
-            "step": step,
-            "policy_version": policy_version,
-            "curriculum": self.curriculum.state_dict(),
-            "reward_errors": self.collector.scorer.errors,
-            "pending_choices": pending.choices if pending is not None else None,
-        }
-        checkpoints.commit(root, tmp, step, state, self.config.checkpoint.keep_last)
-
-    # ------------------------------------------------------------ the loop
-    def run(self) -> None:
-        import ray
-        from tqdm import tqdm
-
-        config = self.config
-        executor = ThreadPoolExecutor(max_workers=1) if config.max_staleness else None
-        prefetched: tuple[Batch, Batch] | None = None
-        next_chosen: Batch | None = None
-        if self.pending_choices is not None:
-            # Overlap mode: step t+1's choices were made before the checkpoint; rebuild its tasks.
-            choices = [(name, dict(level)) for name, level in self.pending_choices]
-            next_chosen = self.collector.make_tasks(self.start_step, choices)
-        bar = tqdm(
-            range(self.start_step, config.steps),
-            desc="grpo",
-            disable=not config.logging.progress,
-            initial=self.start_step,
-            total=config.steps,
-        )
-        for step in bar:
-            started = time.perf_counter()
-            if prefetched is not None:
-                train, observed = prefetched
-            else:
-                train, observed = self.collector.collect(step, next_chosen)
-            prefetched, next_chosen, future = None, None, None
-            if executor is not None and step + 1 < config.steps:
-                # Choices for t+1 are made now, before observe(t): the order is fixed, so runs repeat.
-                next_chosen = self.collector.choose(step + 1, config.prompts_per_step)
-                future = executor.submit(self.collector.collect, step + 1, next_chosen)
-
-            samples = learner_samples(train, scale=config.trainer.scale_advantages)
-            t_train = time.perf_counter()
-            learner_metrics = ray.get(self.learner.step.remote(samples)) if samples else {}
-            t_train = time.perf_counter() - t_train
-            if future is not None:
-                prefetched = future.result()  # the pool must be idle before its weights move
-            t_sync = time.perf_counter()
-            versions = self.sync_weights(step + 1)
-            t_sync = time.perf_counter() - t_sync
-            self.curriculum.observe(curriculum_results(observed))
-
-            record = batch_metrics(train, observed)
-            record.update({f"train/{key}": value for key, value in learner_metrics.items()})
-            record.update(self.curriculum.metrics())
-            levels = self.curriculum.current_levels()
-            record.update({f"frontier/{task}": level for task, level in levels.items()})
-            record.update(
-                {
-                    "curriculum/events": self.curriculum.pop_events(),
-                    "policy_version": min(versions),
-                    "reward/errors": self.collector.scorer.errors,
-                    "samples/trained": len(samples),
-                    "time/train": t_train,
-                    "time/sync": t_sync,
-                    "time/step": time.perf_counter() - started,
-                }
-            )
-            self.metrics.log(step, record)
-            bar.set_postfix_str(f"reward {record['reward/mean']:.2f} | {_levels_text(levels)}")
-            log.info(
-                "step %d | reward %.3f | %s | %.1f s",
-                step,
-                record["reward/mean"],
-                _levels_text(levels),
-                record["time/step"],
-            )
-            every = config.checkpoint.every
-            if step + 1 == config.steps or (every and (step + 1) % every == 0):
-                self.save(step, step + 1, next_chosen)
-        if executor is not None:
-            executor.shutdown()
+    collector: Collector
+    curriculum: Curriculum
+    scorer: Scorer
+    pool: RolloutPool
+    learner: Any  # a Ray actor handle of a rl.learners learner
 
 
-def _levels_text(levels: dict[str, dict[str, int]]) -> str:
-    return " ".join(f"{task}:{level_key(level)}" for task, level in levels.items())
-
-
-def _truncate_metrics(path: Path, last_step: int) -> None:
-    """Drop records written after the checkpoint we resume from (they will be redone)."""
-    if not path.exists():
-        return
-    import json
-
-    kept = [r for r in read_metrics(path) if r["step"] <= last_step]
-    path.write_text("".join(json.dumps(r) + "\n" for r in kept))
-
-
-def build(config: RunConfig, run_dir: Path):
-    """Every component of a run, in dependency order."""
-    from cluster.pool import RolloutPool
-    from curricula import build_curriculum
-    from models import resolve_model
-    from synth import get_generator
-
+def build(config: RunConfig) -> Components:
+    """Every component of a run, in dependency order (Ray must be up: `start_ray`)."""
     model_path = resolve_model(config.model)
     generators = {
         name: get_generator(task.generator, **task.options) for name, task in config.tasks.items()
@@ -258,50 +114,248 @@ def build(config: RunConfig, run_dir: Path):
     scorer = Scorer({name: task.reward for name, task in config.tasks.items()})
     pool = RolloutPool(config.rollout, model_path)
     learner = make_learner(config, model_path)
-    return Collector(config, generators, curriculum, scorer, pool), learner
+    collector = Collector(config, generators, curriculum, scorer, pool)
+    return Components(collector, curriculum, scorer, pool, learner)
 
 
 def start_ray(config: RunConfig) -> bool:
     """Join `config.ray.address` (or $RAY_ADDRESS), or start a local Ray sized for the run:
     dashboard as configured, object store from the policy's weights (object_store_bytes).
     Returns what cluster.ray_setup.init_ray returns: pass it to shutdown_ray."""
-    from cluster.ray_setup import init_ray, object_store_bytes
-    from models import resolve_model
-
     ray_config = config.ray
     store = object_store_bytes(resolve_model(config.model), ray_config.object_store_gib)
     return init_ray(ray_config.address, ray_config.num_cpus, ray_config.dashboard, store)
 
 
+class Prefetch:
+    """The one owner of the overlap state: which step's tasks are chosen, and their rollouts.
+
+    With overlap (max_staleness=1) `start(t + 1)` chooses step t+1's tasks (before step t's
+    rewards reach the curriculum, so the order of choices is fixed and runs repeat) and samples
+    them in a background thread while step t trains; `wait()` blocks until that sampling is
+    done, since the pool must be idle before its weights move. Without overlap every step's
+    batch is collected when `take` asks for it.
+    """
+
+    def __init__(self, collector: Collector, overlap: bool, prompts_per_step: int) -> None:
+        self.collector = collector
+        self.prompts_per_step = prompts_per_step
+        self._executor = ThreadPoolExecutor(max_workers=1) if overlap else None
+        self._chosen: Batch | None = None  # the next step's tasks, chosen ahead
+        self._future: Future | None = None
+        self._ready: tuple[Batch, Batch] | None = None
+
+    def restore(self, step: int, choices: list | None) -> None:
+        """Rebuild the tasks of `step` from choices a checkpoint saved (overlap mode)."""
+        if choices is not None:
+            levels = [(name, dict(level)) for name, level in choices]
+            self._chosen = self.collector.make_tasks(step, levels)
+
+    def take(self, step: int) -> tuple[Batch, Batch]:
+        """Step `step`'s (training batch, every group observed): sampled ahead, or now."""
+        if self._ready is not None:
+            batches, self._ready = self._ready, None
+        else:
+            batches = self.collector.collect(step, self._chosen)
+        self._chosen = None
+        return batches
+
+    def start(self, step: int) -> None:
+        """Choose `step`'s tasks and sample them in the background (overlap mode only)."""
+        if self._executor is None:
+            return
+        self._chosen = self.collector.choose(step, self.prompts_per_step)
+        self._future = self._executor.submit(self.collector.collect, step, self._chosen)
+
+    def wait(self) -> None:
+        if self._future is not None:
+            self._ready, self._future = self._future.result(), None
+
+    def pending_choices(self) -> list | None:
+        """The chosen next step's (task, level) list, for a checkpoint."""
+        return self._chosen.choices if self._chosen is not None else None
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown()
+
+
+class Driver:
+    def __init__(
+        self, config: RunConfig, run_dir: Path, parts: Components, metrics: MetricsLogger
+    ) -> None:
+        self.config = config
+        self.run_dir = run_dir
+        self.collector = parts.collector
+        self.curriculum = parts.curriculum
+        self.scorer = parts.scorer
+        self.pool = parts.pool
+        self.learner = parts.learner
+        self.metrics = metrics
+        self.start_step = 0
+        self.pending_choices: list | None = None  # step start_step's choices, from a checkpoint
+
+    # ------------------------------------------------------------ resume and checkpoints
+    def resume(self) -> None:
+        latest = checkpoints.latest_checkpoint(self.run_dir / "checkpoints")
+        if latest is None:
+            log.info("no checkpoint in %s: starting from step 0", self.run_dir)
+            return
+        state = checkpoints.read_driver_state(latest)
+        ray.get(self.learner.load.remote(str(latest / "learner")))
+        self.curriculum.load_state_dict(state["curriculum"])
+        self.scorer.errors = state.get("reward_errors", 0)
+        self.pending_choices = state.get("pending_choices")
+        self.start_step = state["step"] + 1
+        version = self.sync_weights(state["policy_version"])
+        log.info("resumed from %s at step %d (policy version %s)", latest, self.start_step, version)
+        _truncate_metrics(self.metrics.path, state["step"])
+
+    def save(self, step: int, policy_version: int, pending_choices: list | None) -> None:
+        root = self.run_dir / "checkpoints"
+        tmp = checkpoints.staging_dir(root, step)
+        ray.get(self.learner.save.remote(str(tmp / "learner")))
+        state = {
+            "step": step,
+            "policy_version": policy_version,
+            "curriculum": self.curriculum.state_dict(),
+            "reward_errors": self.scorer.errors,
+            "pending_choices": pending_choices,
+        }
+        checkpoints.commit(root, tmp, step, state, self.config.checkpoint.keep_last)
+
+    def checkpoint_due(self, step: int) -> bool:
+        every = self.config.checkpoint.every
+        return step + 1 == self.config.steps or bool(every and (step + 1) % every == 0)
+
+    def sync_weights(self, version: int) -> list[int]:
+        """Learner weights into every rollout engine; returns the workers' policy versions.
+
+        Object-store transport: the learner's packed weights go from its actor straight to the
+        workers (one put, many gets), already in the engines' dtype: a bfloat16 engine would
+        round the float32 weights the same way on load, so half the bytes travel. The NCCL path
+        broadcasts tensors, so it fetches them.
+        """
+        if self.config.rollout.weight_transport == "nccl":
+            return self.pool.load_weights(ray.get(self.learner.weights.remote()), version)
+        dtype = self.config.rollout.engine_dtype()
+        wire = None if dtype == "float32" else dtype
+        # The pool is idle here; without its old copy the store reuses those pages for the new.
+        self.pool.release_weights()
+        return self.pool.load_weights(self.learner.packed_weights.remote(wire), version)
+
+    # ------------------------------------------------------------ the loop
+    def run(self) -> None:
+        config = self.config
+        prefetch = Prefetch(self.collector, bool(config.max_staleness), config.prompts_per_step)
+        prefetch.restore(self.start_step, self.pending_choices)
+        bar = tqdm(
+            range(self.start_step, config.steps),
+            desc="grpo",
+            disable=not config.logging.progress,
+            initial=self.start_step,
+            total=config.steps,
+        )
+        try:
+            for step in bar:
+                record = self.train_step(step, prefetch)
+                self.log_step(step, record, bar)
+                if self.checkpoint_due(step):
+                    self.save(step, step + 1, prefetch.pending_choices())
+        finally:
+            prefetch.close()
+
+    def train_step(self, step: int, prefetch: Prefetch) -> dict[str, Any]:
+        """Roll out (or take the prefetched batch), update, publish weights, observe; the record."""
+        started = time.perf_counter()
+        train, observed = prefetch.take(step)
+        if step + 1 < self.config.steps:
+            prefetch.start(step + 1)
+        samples = learner_samples(train, scale=self.config.trainer.scale_advantages)
+        timer = time.perf_counter()
+        learner_metrics = ray.get(self.learner.step.remote(samples)) if samples else {}
+        seconds_train = time.perf_counter() - timer
+        prefetch.wait()  # the pool must be idle before its weights move
+        timer = time.perf_counter()
+        versions = self.sync_weights(step + 1)
+        seconds_sync = time.perf_counter() - timer
+        self.curriculum.observe(curriculum_results(observed))
+
+        record = batch_metrics(train, observed)
+        record.update({f"train/{key}": value for key, value in learner_metrics.items()})
+        record.update(self.curriculum.metrics())
+        levels = self.curriculum.current_levels()
+        record.update({f"frontier/{task}": level for task, level in levels.items()})
+        record.update(
+            {
+                "curriculum/events": self.curriculum.pop_events(),
+                "policy_version": min(versions),
+                "reward/errors": self.scorer.errors,
+                "samples/trained": len(samples),
+                "time/train": seconds_train,
+                "time/sync": seconds_sync,
+                "time/step": time.perf_counter() - started,
+            }
+        )
+        return record
+
+    def log_step(self, step: int, record: dict[str, Any], bar: tqdm) -> None:
+        self.metrics.log(step, record)
+        levels = _levels_text(self.curriculum.current_levels())
+        bar.set_postfix_str(f"reward {record['reward/mean']:.2f} | {levels}")
+        log.info(
+            "step %d | reward %.3f | %s | %.1f s",
+            step,
+            record["reward/mean"],
+            levels,
+            record["time/step"],
+        )
+
+
+def _levels_text(levels: dict[str, dict[str, int]]) -> str:
+    return " ".join(f"{task}:{level_key(level)}" for task, level in levels.items())
+
+
+def _truncate_metrics(path: Path, last_step: int) -> None:
+    """Drop records written after the checkpoint we resume from (they will be redone)."""
+    if not path.exists():
+        return
+    kept = [r for r in read_metrics(path) if r["step"] <= last_step]
+    path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+
+
+@contextmanager
+def running(
+    config: RunConfig, run_dir: Path, metrics: MetricsLogger, resume: bool = False
+) -> Iterator[Driver]:
+    """Ray, the components and a Driver for `run_dir`; the pool and a local Ray stop on exit."""
+    started = start_ray(config)
+    parts = None
+    try:
+        parts = build(config)
+        driver = Driver(config, run_dir, parts, metrics)
+        if resume:
+            driver.resume()
+        yield driver
+    finally:
+        if parts is not None:
+            parts.pool.shutdown()
+        shutdown_ray(started)
+
+
 def run(config: RunConfig, resume: bool = False) -> int:
     """Run the whole training; returns a process exit code."""
-    from cluster.ray_setup import shutdown_ray
-    from rl.summary import render_summary
-
     name = config.name or default_run_name()
     run_dir = make_run_dir(config.output_dir, name, resume)
     (run_dir / "config.yaml").write_text(dump_config(config.model_copy(update={"name": name})))
     log.info("run directory: %s", run_dir)
-    started = start_ray(config)
-    metrics = collector = None
+    metrics = MetricsLogger(
+        run_dir, config.model_dump(mode="json"), config.logging.wandb, config.logging.project, name
+    )
     try:
-        collector, learner = build(config, run_dir)
-        metrics = MetricsLogger(
-            run_dir,
-            config.model_dump(mode="json"),
-            config.logging.wandb,
-            config.logging.project,
-            name,
-        )
-        driver = Driver(config, run_dir, collector, learner, metrics)
-        if resume:
-            driver.resume()
-        driver.run()
+        with running(config, run_dir, metrics, resume) as driver:
+            driver.run()
     finally:
-        if metrics is not None:
-            metrics.close()
-        if collector is not None:
-            collector.pool.shutdown()
-        shutdown_ray(started)
+        metrics.close()
     print(render_summary(read_metrics(run_dir / "metrics.jsonl"), str(run_dir)))
     return 0

@@ -20,7 +20,7 @@ import rewards
 from rl.checkpoints import latest_checkpoint, read_driver_state
 from rl.config import RunConfig
 from rl.config_io import load_config
-from rl.driver import Driver, build, start_ray
+from rl.driver import Driver, running
 from rl.rundir import MetricsLogger, make_run_dir, read_metrics
 
 pytestmark = pytest.mark.slow
@@ -67,27 +67,19 @@ def tiny_config(tmp_path, name: str, *overrides: str) -> RunConfig:
 
 
 class Session:
-    """Ray, the components and a Driver for one run directory; stops everything on exit."""
+    """rl.driver.running for one run directory, with metrics files but no wandb."""
 
     def __init__(self, config: RunConfig, resume: bool = False):
         self.config, self.resume = config, resume
 
     def __enter__(self) -> Driver:
         self.run_dir = make_run_dir(self.config.output_dir, self.config.name, self.resume)
-        # As rl/driver.run starts it: the tiny model's weights give the 0.5 GiB store floor.
-        self.started = start_ray(self.config)
-        self.collector, learner = build(self.config, self.run_dir)
         metrics = MetricsLogger(self.run_dir, {}, "disabled", "test", self.config.name)
-        self.driver = Driver(self.config, self.run_dir, self.collector, learner, metrics)
-        if self.resume:
-            self.driver.resume()
-        return self.driver
+        self._running = running(self.config, self.run_dir, metrics, self.resume)
+        return self._running.__enter__()
 
     def __exit__(self, *exc) -> None:
-        from cluster.ray_setup import shutdown_ray
-
-        self.collector.pool.shutdown()
-        shutdown_ray(self.started)
+        self._running.__exit__(*exc)
 
     def records(self) -> list[dict]:
         return read_metrics(self.run_dir / "metrics.jsonl")

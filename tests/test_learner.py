@@ -11,8 +11,8 @@ import math
 import pytest
 import torch
 
+from rl.learners import GRPOLearner as Learner
 from rl.learners.advantages import group_advantages
-from rl.learners.base import Learner
 from rl.learners.config import TrainerConfig
 from rl.learners.lr_schedule import lr_factor
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rl.learners.base import Learner
+from rl.learners import GRPOLearner as Learner
 from rl.learners.config import TrainerConfig
 from rl.learners.shared_prompt import collate_shared, prompt_micro_batches
 

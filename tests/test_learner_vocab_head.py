@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rl.learners.base import Learner
+from rl.learners import GRPOLearner as Learner
 from rl.learners.config import TrainerConfig
 from rl.learners.vocab_head import head_logprobs, plain_head
 

@@ -1,24 +1,27 @@
-"""The learner: the policy, an optional frozen reference, AdamW and the LR schedule, one update per batch.
+"""What every learner shares: the policy, AdamW and its schedule, micro-batched updates, weights, state.
 
-The driver wraps it as a Ray actor, e.g. `ray.remote(num_gpus=1, num_cpus=2)(Learner).remote(
-model_path, trainer_config, total_steps, seed, max_completion_length, temperature)`. Arguments are
-picklable and everything returned is plain Python or CPU tensors.
+An objective (rl/learners/grpo.py, ...) subclasses `LearnerBase` and supplies four things: whether
+it needs a frozen reference model, how a batch is checked, how it is split into micro-batches,
+and the loss of one micro-batch. Everything else lives here:
 
-One `step(batch)`: validate the samples (rl/learners/batching.py), split them into micro-batches, and for
-each run the forward pass, the loss (rl/learners/policy_loss.py, weighted by whole-batch totals so the sum over
-micro-batches is the full-batch loss) and backward; then clip the gradient norm, step AdamW and the
-schedule. A step whose gradient norm is not finite is skipped and reported (`skipped` = 1).
-By default a micro-batch runs each distinct prompt once and its completions on the prompt's KV
-cache (rl/learners/shared_prompt.py), and long micro-batches go through the vocabulary head in chunks (rl/learners/vocab_head.py).
+  __init__   seed -> process group -> device and precision -> tokenizer -> policy -> reference
+             -> sharding -> optimizer and schedule (one method each, in that order);
+  step       accumulate over micro-batches (each one's loss is its share of the full-batch loss),
+             clip the gradient norm, step AdamW and the schedule; a step whose gradient norm is
+             not finite is skipped and reported (`skipped` = 1);
+  forward    completion-token logprobs: each distinct prompt once with its KV cache
+             (rl/learners/shared_prompt.py), the vocabulary head a chunk at a time
+             (rl/learners/vocab_head.py);
+  weights    CPU tensors under Hugging Face names (vLLM's `load_weights`); tied embeddings once,
+             as `model.embed_tokens.weight`, exactly the keys of the saved safetensors;
+  state      state_dict / load_state_dict, save / load (rl/learners/checkpoint.py).
 
 Precision: master weights and optimizer state are float32; on a GPU (dtype auto) the forward runs
-under bfloat16 autocast and the logprobs are computed in float32. The frozen reference is held
-in the compute dtype. `sharding="fsdp"` (rl/learners/sharding.py) uses torch's FSDP2 API; it is tested on
-two CPU ranks over gloo only, never on GPUs (this project's machines have none).
-
-Weights (`weights()`) use Hugging Face parameter names, as vLLM's `load_weights` expects. Tied
-embeddings (SmolLM2) appear once, as `model.embed_tokens.weight`; `lm_head.weight` is not emitted,
-exactly as in the saved safetensors checkpoint.
+under bfloat16 autocast and logprobs are computed in float32. A frozen reference is held in the
+compute dtype. `sharding="fsdp"` (rl/learners/sharding.py) uses torch's FSDP2 API; it is tested
+on two CPU ranks over gloo only, never on GPUs (this project's machines have none).
+Arguments are picklable and everything returned is plain Python or CPU tensors, so a learner
+runs as a Ray actor as it is.
 """
 
 from __future__ import annotations
@@ -35,25 +38,16 @@ from typing import Any
 import torch
 
 from rl.learners import checkpoint, sharding
-from rl.learners.batching import check_sample, collate, micro_batches
+from rl.learners.batching import collate
 from rl.learners.config import TrainerConfig
 from rl.learners.lr_schedule import build_scheduler
-from rl.learners.policy_loss import BatchTotals, policy_loss
-from rl.learners.shared_prompt import collate_shared, prompt_micro_batches, shared_prompt_outputs
+from rl.learners.shared_prompt import collate_shared, shared_prompt_outputs
 from rl.learners.vocab_head import head_logprobs, plain_head, token_logprobs
 
 log = logging.getLogger(__name__)
 
-STAT_KEYS = (
-    "ratio",
-    "clip_low",
-    "clip_high",
-    "tis_weight",
-    "rollout_logprob_gap",
-    "rollout_logprob_abs_gap",
-    "kl",
-    "entropy",
-)
+# Metric sums that are not averaged over tokens in `step`'s report.
+_TOTALS = ("loss", "tokens", "micro_batches")
 
 
 def _to_cpu(value: Any) -> Any:
@@ -77,90 +71,120 @@ def _disable_dropout(model: torch.nn.Module) -> None:
             module.attention_dropout = 0.0
 
 
-class Learner:
-    def __init__(
-        self,
-        model: str,
-        config: TrainerConfig,
-        total_steps: int,
-        seed: int,
-        max_completion_length: int,
-        temperature: float = 1.0,
-    ) -> None:
-        """model: a resolved path or Hub id (models.resolve_model); total_steps: the run's
-        steps (config.total_steps overrides it); max_completion_length and temperature: the
-        rollout's sampling max_tokens and temperature (Dr.GRPO's constant; logits / temperature)."""
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+class LearnerBase:
+    """The shared machinery; subclasses implement the four objective hooks at the bottom."""
 
-        if max_completion_length < 1 or temperature <= 0:
-            raise ValueError(
-                f"max_completion_length={max_completion_length} and temperature={temperature} "
-                "must be positive: pass the rollout's sampling settings"
-            )
+    temperature: float = 1.0
+    """Logits are divided by it before the log-softmax (GRPO: the rollout's temperature)."""
+
+    def __init__(self, model: str, config: TrainerConfig, total_steps: int, seed: int) -> None:
+        """model: a resolved path or Hub id (models.resolve_model); total_steps: the run's
+        steps (config.total_steps overrides it)."""
         self.config = config
-        self.max_completion_length = max_completion_length
-        self.temperature = temperature
-        self.total_steps = config.total_steps or total_steps
-        if config.warmup_steps >= self.total_steps:
+        self.total_steps = self._schedule_length(total_steps)
+        self.steps_done = 0
+        self._seed(seed)
+        self.rank, self.world_size = self._join_process_group()
+        self.device, self.bf16 = self._device_and_precision()
+        self.tokenizer, self.pad_token_id = self._load_tokenizer(model)
+        self.model = self._load_policy(model)
+        self.ref_model = self._load_reference(model) if self.needs_reference() else None
+        self._shard()
+        self.optimizer, self.scheduler = self._build_optimizer()
+        log.info(
+            "learner: %s on %s, %s, %s, %d params",
+            model,
+            self.device,
+            type(self).__name__,
+            "bf16 autocast" if self.bf16 else "fp32",
+            sum(p.numel() for p in self.model.parameters()),
+        )
+
+    # ------------------------------------------------------------------ start-up steps
+    def _schedule_length(self, total_steps: int) -> int:
+        steps = self.config.total_steps or total_steps
+        if self.config.warmup_steps >= steps:
             raise ValueError(
-                f"warmup_steps={config.warmup_steps} >= total_steps={self.total_steps}: lower "
+                f"warmup_steps={self.config.warmup_steps} >= total_steps={steps}: lower "
                 "trainer.warmup_steps or run more steps"
             )
-        self.steps_done = 0
+        return steps
+
+    def _seed(self, seed: int) -> None:
         random.seed(seed)
         torch.manual_seed(seed)
 
-        self.rank, self.world_size = 0, 1
-        if config.sharding == "fsdp":
-            self.rank, self.world_size = sharding.init_process_group()
+    def _join_process_group(self) -> tuple[int, int]:
+        if self.config.sharding == "fsdp":
+            return sharding.init_process_group()
+        return 0, 1
+
+    def _device_and_precision(self) -> tuple[torch.device, bool]:
         on_gpu = torch.cuda.is_available()
-        self.device = (
+        device = (
             torch.device("cuda", torch.cuda.current_device()) if on_gpu else torch.device("cpu")
         )
-        self.bf16 = config.dtype == "bfloat16" or (config.dtype == "auto" and on_gpu)
+        dtype = self.config.dtype
+        return device, dtype == "bfloat16" or (dtype == "auto" and on_gpu)
 
-        self.tokenizer = AutoTokenizer.from_pretrained(model)
-        pad = self.tokenizer.pad_token_id
-        self.pad_token_id = pad if pad is not None else self.tokenizer.eos_token_id
+    def _load_tokenizer(self, model: str) -> tuple[Any, int]:
+        from transformers import AutoTokenizer
 
-        self.model = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
-        self.model.config.use_cache = False
-        # Hugging Face models drop the KV cache under gradient checkpointing; rl/learners/shared_prompt.py needs it.
+        tokenizer = AutoTokenizer.from_pretrained(model)
+        pad = tokenizer.pad_token_id
+        return tokenizer, pad if pad is not None else tokenizer.eos_token_id
+
+    def _load_policy(self, model: str) -> torch.nn.Module:
+        """The trainable policy in float32, dropout off, on the device (unless FSDP moves it)."""
+        from transformers import AutoModelForCausalLM
+
+        config = self.config
+        policy = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
+        policy.config.use_cache = False
+        _disable_dropout(policy)
+        # Hugging Face models drop the KV cache under gradient checkpointing; the shared-prompt
+        # layout needs it.
         self.share_prompts = config.share_prompts and not config.gradient_checkpointing
-        _disable_dropout(self.model)
         if config.gradient_checkpointing:
-            self.model.gradient_checkpointing_enable(
+            policy.gradient_checkpointing_enable(
                 gradient_checkpointing_kwargs={"use_reentrant": False}
             )
-        # Names vLLM loads: parameters (tied ones once) and persistent buffers, before any wrapping.
-        persistent = set(self.model.state_dict())
-        self.weight_names = [name for name, _ in self.model.named_parameters()]
-        self.weight_names += [name for name, _ in self.model.named_buffers() if name in persistent]
+        # Names vLLM loads: parameters (tied ones once) and persistent buffers, before wrapping.
+        persistent = set(policy.state_dict())
+        self.weight_names = [name for name, _ in policy.named_parameters()]
+        self.weight_names += [name for name, _ in policy.named_buffers() if name in persistent]
         if config.sharding == "none":  # fully_shard moves (and shards) layer by layer itself
-            self.model.to(self.device)
-        # rl/learners/vocab_head.py needs the head called apart from the decoder: not under FSDP (the root's
+            policy.to(self.device)
+        # The head is applied in chunks only apart from the decoder: not under FSDP (the root's
         # hooks gather it), and only where the logits are exactly lm_head(hidden states).
         self.logit_chunk_tokens = config.logit_chunk_tokens
-        if self.logit_chunk_tokens and (config.sharding != "none" or not plain_head(self.model)):
+        if self.logit_chunk_tokens and (config.sharding != "none" or not plain_head(policy)):
             log.info("learner: full logits (the vocabulary head cannot be applied in chunks)")
             self.logit_chunk_tokens = None
-        self.model.train()
+        policy.train()
+        return policy
 
-        self.ref_model = None
-        if config.beta > 0:
-            ref_dtype = torch.bfloat16 if self.bf16 else torch.float32
-            self.ref_model = AutoModelForCausalLM.from_pretrained(model, dtype=ref_dtype)
-            self.ref_model.config.use_cache = False
-            self.ref_model.requires_grad_(False).eval()
-            if config.sharding == "none":
-                self.ref_model.to(self.device)
+    def _load_reference(self, model: str) -> torch.nn.Module:
+        """A frozen copy of the starting policy, in the compute dtype."""
+        from transformers import AutoModelForCausalLM
 
-        if config.sharding == "fsdp":
+        dtype = torch.bfloat16 if self.bf16 else torch.float32
+        reference = AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
+        reference.config.use_cache = False
+        reference.requires_grad_(False).eval()
+        if self.config.sharding == "none":
+            reference.to(self.device)
+        return reference
+
+    def _shard(self) -> None:
+        if self.config.sharding == "fsdp":
             sharding.shard_model(self.model, self.bf16)
             if self.ref_model is not None:
                 sharding.shard_model(self.ref_model, self.bf16)
 
-        self.optimizer = torch.optim.AdamW(
+    def _build_optimizer(self):
+        config = self.config
+        optimizer = torch.optim.AdamW(
             self.model.parameters(),
             lr=config.lr,
             betas=config.adam_betas,
@@ -170,17 +194,10 @@ class Learner:
             # the default implementation.
             fused=config.sharding == "none" or None,
         )
-        self.scheduler = build_scheduler(
-            self.optimizer, config.lr_schedule, config.warmup_steps, self.total_steps
+        schedule = build_scheduler(
+            optimizer, config.lr_schedule, config.warmup_steps, self.total_steps
         )
-        log.info(
-            "learner: %s on %s, loss %s, %s, %d params",
-            model,
-            self.device,
-            config.loss,
-            "bf16 autocast" if self.bf16 else "fp32",
-            sum(p.numel() for p in self.model.parameters()),
-        )
+        return optimizer, schedule
 
     # ------------------------------------------------------------------ forward
     def _autocast(self):
@@ -197,10 +214,10 @@ class Learner:
         width = targets.shape[1]
         chunked = self.logit_chunk_tokens is not None
         with self._autocast():
-            if "prompt_ids" in tensors:  # rl/learners/shared_prompt.py's layout: each prompt once
+            if "prompt_ids" in tensors:  # the shared-prompt layout: each prompt once
                 states = shared_prompt_outputs(model, tensors, hidden=chunked)
             else:
-                # Decoder hidden states for rl/learners/vocab_head.py, else the logits of the last width + 1.
+                # Decoder hidden states for the chunked head, else the logits of the last width + 1.
                 body = model.get_decoder() if chunked else model
                 output = body(
                     input_ids=tensors["input_ids"],
@@ -211,7 +228,7 @@ class Learner:
                 )
                 states = output.last_hidden_state if chunked else output.logits
                 states = states[:, -width - 1 : -1, :]  # position P-1+t predicts token t
-            if chunked:  # rl/learners/vocab_head.py: the vocabulary head a chunk of tokens at a time
+            if chunked:
                 return head_logprobs(
                     model.get_output_embeddings(),
                     states,
@@ -228,13 +245,8 @@ class Learner:
 
     @torch.no_grad()
     def logprobs(self, prompt_ids: list[int], completion_ids: list[int]) -> list[float]:
-        """The policy's logprob of each completion token after the prompt (a test helper)."""
-        sample = {
-            "prompt_token_ids": prompt_ids,
-            "completion_token_ids": completion_ids,
-            "rollout_logprobs": [0.0] * len(completion_ids),
-            "advantage": 0.0,
-        }
+        """The policy's logprob of each completion token after the prompt."""
+        sample = {"prompt_token_ids": prompt_ids, "completion_token_ids": completion_ids}
         values, _ = self._forward(self.model, self._collate([sample]), entropy=False)
         return values[0, : len(completion_ids)].cpu().tolist()
 
@@ -243,12 +255,7 @@ class Learner:
         """One optimizer update on `batch` (every sample of it, whatever the micro-batching)."""
         started = time.perf_counter()
         sums = self.accumulate(batch)
-        params = [p for p in self.model.parameters() if p.grad is not None]
-        max_norm = self.config.max_grad_norm or math.inf
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
-        if hasattr(grad_norm, "full_tensor"):  # a DTensor under FSDP
-            grad_norm = grad_norm.full_tensor()
-        grad_norm = float(grad_norm)
+        grad_norm = self._clip_gradients()
         lr = self.scheduler.get_last_lr()[0]
         skipped = not math.isfinite(grad_norm)
         if skipped:
@@ -258,8 +265,6 @@ class Learner:
         self.optimizer.zero_grad(set_to_none=True)
         self.scheduler.step()
         self.steps_done += 1
-
-        tokens = max(sums["tokens"], 1.0)
         metrics = {
             "loss": sums["loss"],
             "grad_norm": grad_norm,
@@ -270,74 +275,42 @@ class Learner:
             "micro_batches": sums["micro_batches"],
             "step_seconds": time.perf_counter() - started,
         }
-        for key in STAT_KEYS:
-            if key in sums:
-                metrics[f"{key}_mean"] = sums[key] / tokens
+        metrics.update(self.report(sums))
         return metrics
+
+    def _clip_gradients(self) -> float:
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, self.config.max_grad_norm or math.inf)
+        if hasattr(grad_norm, "full_tensor"):  # a DTensor under FSDP
+            grad_norm = grad_norm.full_tensor()
+        return float(grad_norm)
 
     def accumulate(self, batch: list[dict[str, Any]]) -> dict[str, float]:
         """Forward and backward over every micro-batch of `batch`, leaving the full-batch
         gradient in `.grad`; returns metric totals (summed over tokens and ranks)."""
         if not batch:
             raise ValueError("learner.step got an empty batch: the driver must send samples")
-        for index, sample in enumerate(batch):
-            check_sample(index, sample, self.max_completion_length)
+        context = self.check_batch(batch)
         if len(batch) % self.world_size:
             raise ValueError(
                 f"batch of {len(batch)} does not split over {self.world_size} learner ranks: "
                 "make the batch size a multiple of the number of learner GPUs"
             )
-        totals = BatchTotals(
-            num_sequences=len(batch),
-            num_tokens=sum(len(s["completion_token_ids"]) for s in batch),
-            max_completion_length=self.max_completion_length,
-        )
         local = batch[self.rank :: self.world_size]
-        split = prompt_micro_batches if self.share_prompts else micro_batches
-        groups = split(local, self.config.micro_batch_size)
+        groups = self.micro_batches(local)
         sums: dict[str, float] = defaultdict(float)
         for group_index, indices in enumerate(groups):
-            loss, stats = self._micro_step(
-                [local[i] for i in indices], totals, is_last=group_index == len(groups) - 1
-            )
-            sums["loss"] += loss
+            tensors = self._collate([local[i] for i in indices])
+            if self.config.sharding == "fsdp":  # reduce-scatter once per step
+                self.model.set_requires_gradient_sync(group_index == len(groups) - 1)
+            loss, stats = self.micro_loss(tensors, context)
+            # FSDP averages gradients over ranks; the weights already span the whole batch: undo it.
+            (loss * self.world_size).backward()
+            sums["loss"] += loss.item()
             sums["micro_batches"] += 1
             for key, value in stats.items():
                 sums[key] += value
         return self._reduce(sums)
-
-    def _micro_step(
-        self, samples: list[dict[str, Any]], totals: BatchTotals, is_last: bool
-    ) -> tuple[float, dict[str, float]]:
-        tensors = self._collate(samples)
-        ref_logprobs = None
-        if self.ref_model is not None:
-            with torch.no_grad():
-                ref_logprobs, _ = self._forward(self.ref_model, tensors, entropy=False)
-        if self.config.sharding == "fsdp":
-            self.model.set_requires_gradient_sync(is_last)  # reduce-scatter once per step
-        logprobs, entropies = self._forward(
-            self.model, tensors, entropy=self.config.compute_entropy
-        )
-        loss, stats = policy_loss(
-            logprobs,
-            tensors["rollout_logprobs"],
-            tensors["advantages"],
-            tensors["completion_mask"],
-            loss_type=self.config.loss,
-            totals=totals,
-            epsilon=self.config.epsilon,
-            epsilon_high=self.config.epsilon_high,
-            beta=self.config.beta,
-            ref_logprobs=ref_logprobs,
-            kl_ratio_correction=self.config.kl_ratio_correction,
-            tis_cap=self.config.tis_cap,
-        )
-        # FSDP averages gradients over ranks; the weights already span the whole batch: undo it.
-        (loss * self.world_size).backward()
-        if entropies is not None:
-            stats["entropy"] = (entropies * tensors["completion_mask"]).sum().item()
-        return loss.item(), stats
 
     def _reduce(self, sums: dict[str, float]) -> dict[str, float]:
         """Sum metric totals over learner ranks (identity without sharding)."""
@@ -349,6 +322,31 @@ class Learner:
         values = torch.tensor([sums[k] for k in keys], dtype=torch.float64, device=self.device)
         dist.all_reduce(values)
         return dict(zip(keys, values.tolist(), strict=True))
+
+    # ------------------------------------------------------------------ objective hooks
+    def needs_reference(self) -> bool:
+        """Whether `micro_loss` reads `self.ref_model` (a frozen copy of the start policy)."""
+        return False
+
+    def check_batch(self, batch: list[dict[str, Any]]) -> Any:
+        """Raise one ValueError naming a malformed sample; return what `micro_loss` needs of
+        the whole batch (e.g. its totals, which fix the loss normalisation)."""
+        raise NotImplementedError
+
+    def micro_batches(self, samples: list[dict[str, Any]]) -> list[list[int]]:
+        """Sample indices grouped into micro-batches (the loss must not depend on the split)."""
+        raise NotImplementedError
+
+    def micro_loss(
+        self, tensors: dict[str, torch.Tensor], context: Any
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """This micro-batch's share of the full-batch loss, and metric sums (with `tokens`)."""
+        raise NotImplementedError
+
+    def report(self, sums: dict[str, float]) -> dict[str, float]:
+        """Metrics from the summed stats: by default each one's mean over tokens."""
+        tokens = max(sums.get("tokens", 0.0), 1.0)
+        return {f"{key}_mean": value / tokens for key, value in sums.items() if key not in _TOTALS}
 
     # ------------------------------------------------------------------ weights and state
     def weights(self, dtype: str | None = None, copy: bool = True) -> dict[str, torch.Tensor]:

@@ -79,7 +79,8 @@ def left_padded(sequences: list[list[int]], pad_token_id: int) -> tuple[torch.Te
 
 def completion_tensors(samples: list[dict[str, Any]], pad_token_id: int) -> dict[str, torch.Tensor]:
     """completion_ids, completion_mask, rollout_logprobs (B, C), right-padded, C >= 1 so an
-    all-empty micro-batch still has a (fully masked) column; advantages (B,)."""
+    all-empty micro-batch still has a (fully masked) column; advantages (B,). Objectives without
+    rollout logprobs or advantages (DPO, SFT) leave them out of their samples: zeros."""
     width = max(1, max(len(s["completion_token_ids"]) for s in samples))
     ids = torch.full((len(samples), width), pad_token_id, dtype=torch.long)
     mask = torch.zeros_like(ids)
@@ -89,14 +90,17 @@ def completion_tensors(samples: list[dict[str, Any]], pad_token_id: int) -> dict
         if completion:
             ids[row, : len(completion)] = torch.tensor(completion, dtype=torch.long)
             mask[row, : len(completion)] = 1
-            rollout_logprobs[row, : len(completion)] = torch.tensor(
-                sample["rollout_logprobs"], dtype=torch.float32
-            )
+            if "rollout_logprobs" in sample:
+                rollout_logprobs[row, : len(completion)] = torch.tensor(
+                    sample["rollout_logprobs"], dtype=torch.float32
+                )
     return {
         "completion_ids": ids,
         "completion_mask": mask,
         "rollout_logprobs": rollout_logprobs,
-        "advantages": torch.tensor([float(s["advantage"]) for s in samples], dtype=torch.float32),
+        "advantages": torch.tensor(
+            [float(s.get("advantage", 0.0)) for s in samples], dtype=torch.float32
+        ),
     }
 
 

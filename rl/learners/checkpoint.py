@@ -25,7 +25,7 @@ TRAINER_STATE = "trainer_state.pt"
 
 
 def save(learner: Any, path: Path) -> None:
-    """Write `learner`'s state to `path` (a rl.learners.base.Learner; only rank 0 writes)."""
+    """Write `learner`'s state to `path` (a rl.learners.LearnerBase; only rank 0 writes)."""
     from safetensors.torch import save_file
 
     state = learner.state_dict()  # a collective under FSDP: every rank gets here
@@ -63,7 +63,7 @@ def load(learner: Any, path: Path) -> None:
     if not policy_files or not (path / TRAINER_STATE).exists():
         raise ValueError(
             f"{path} is not a learner checkpoint (no {POLICY_DIR}/*.safetensors or "
-            f"{TRAINER_STATE}): pass a directory written by Learner.save"
+            f"{TRAINER_STATE}): pass a directory written by a learner's save"
         )
     state = torch.load(path / TRAINER_STATE, map_location="cpu", weights_only=True)
     if state.get("config") != learner.config.model_dump(mode="json"):

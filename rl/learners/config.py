@@ -4,7 +4,7 @@ Imports pydantic only, so `--help` and config validation never import torch.
 
 Values that belong to the rollout (the sampling temperature and the maximum completion length,
 which fixes Dr.GRPO's normalising constant) are not repeated here: the driver passes its sampling
-config's values to `rl.learners.base.Learner`. DAPO's soft overlong penalty is a reward-shaping term and
+config's values to `rl.learners.GRPOLearner`. DAPO's soft overlong penalty is a reward-shaping term and
 lives with the rewards (`rewards/combine.py`): the learner only ever sees advantages.
 """
 
