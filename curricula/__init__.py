@@ -11,8 +11,8 @@ from curricula.adaptive import AdaptiveCurriculum, reasoning_gym_config, reasoni
 from curricula.base import Curriculum
 from curricula.config import CurriculumConfig, TaskCurriculum
 from curricula.hard_subset import HardSubset
+from curricula.levels import Axis
 from curricula.schedules import FixedLevelCurriculum, FixedStepsCurriculum, UniformCurriculum
-from synth.base import Axis
 
 CURRICULA: dict[str, type[Curriculum]] = {
     "adaptive": AdaptiveCurriculum,
@@ -31,6 +31,7 @@ def build_curriculum(
 
 __all__ = [
     "CURRICULA",
+    "Axis",
     "Curriculum",
     "CurriculumConfig",
     "HardSubset",

@@ -20,9 +20,8 @@ from typing import Any
 
 from curricula.config import CurriculumConfig
 from curricula.hard_subset import HardSubset
-from curricula.levels import Index, LevelSpace
+from curricula.levels import Axis, Index, LevelSpace
 from curricula.window import LevelWindow, WindowStats, group_entry
-from synth.base import Axis
 
 logger = logging.getLogger(__name__)
 

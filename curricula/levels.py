@@ -10,11 +10,22 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import Protocol
 
 from curricula.config import TaskCurriculum
-from synth.base import Axis
 
 Index = tuple[int, ...]
+
+
+class Axis(Protocol):
+    """What a curriculum needs of a difficulty axis: its name and its values, easiest first.
+
+    Generators declare theirs (synth.base.Axis fits); the driver passes them in, so nothing
+    here imports a generator.
+    """
+
+    name: str
+    values: Sequence[int]
 
 
 def _short_names(names: Sequence[str]) -> dict[str, str]:

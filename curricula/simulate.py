@@ -19,7 +19,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from synth.base import Axis
+from curricula.levels import Axis
 
 
 @dataclass
