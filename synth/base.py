@@ -1,12 +1,37 @@
-"""What a generator is: named difficulty axes plus `sample(level, n, seed) -> list[Task]`.
+"""What a generator is: a config, a level, named difficulty axes and `sample(level, n, seed)`.
 
-The curriculum only sees `axes()`; it never needs to know how a task is made.
+A generator is one module plus one line in `synth.GENERATORS`. Everything else reads what the
+class declares: `python -m synth NAME` builds its flags from `config_class` and `level_class`
+(types, defaults, field docstrings as help), `rl/config.py` validates `tasks.X.options` against
+`config_class` and records them with defaults filled in, and the curriculum only sees `axes()`.
+
+    class ToyConfig(BaseModel):
+        model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+        words: int = 3
+        '''Words per prompt.'''
+
+    class ToyLevel(BaseModel):
+        model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+        size: int = Field(ge=1)
+        '''The difficulty axis.'''
+
+    class ToyGenerator:
+        name, config_class, level_class = "toy", ToyConfig, ToyLevel
+        def __init__(self, config: ToyConfig | None = None, **fields): ...
+        def axes(self): return [Axis("size", (1, 2, 3))]
+        def sample(self, level, n, seed): ...
+
+Optional methods the CLI uses when present: `iter_tasks(level, n, seed)` yields the same tasks
+as `sample` one at a time (for a progress bar) and `summary()` returns a line on what the
+generator read and skipped.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel
 
 from synth.task import Task
 
@@ -29,7 +54,14 @@ class Axis:
 
 
 class Generator(Protocol):
-    name: str
+    name: ClassVar[str]
+    """The registry name; also the `task` field of every record it makes."""
+    config_class: ClassVar[type[BaseModel]]
+    """Its options (pydantic, extra="forbid", a docstring per field)."""
+    level_class: ClassVar[type[BaseModel]]
+    """One point on its axes, as the CLI takes it (one field per axis, int values)."""
+
+    def __init__(self, config: Any = None, **fields: Any) -> None: ...
 
     def axes(self) -> list[Axis]:
         """The difficulty axes, in the order a curriculum should raise them."""

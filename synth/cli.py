@@ -1,14 +1,17 @@
-"""`python -m synth <generator> ...`: sample a generator's tasks into a dataset on disk.
+"""`python -m synth NAME ...`: sample a registered generator's tasks into a dataset on disk.
 
-    python -m synth h1 --horizon 5 --n 1000 --seed 0 --source builtin --out runs/h1_h5
-    python -m synth h1 --horizon 3 --n 200 --source gsm8k:../shared/data/gsm8k/train.jsonl --out D
+    python -m synth h1 --horizon 5 --n 1000 --seed 0 --source builtin --out data/h1-h5
     python -m synth h1 --horizon 1 --n 500 --source gsm8k:../shared/data/gsm8k/test.jsonl \
-        --purpose eval --out D
+        --purpose eval --out data/h1-eval
+    python -m synth keychain --context-tokens 16384 --num-chains 16 --n 500 --out data/kc \
+        --source hotpotqa:../shared/data/multihop/hotpotqa_dev_distractor_500.jsonl
+    python -m synth NAME --help                       # its flags, defaults and their meaning
 
-`--out DIR` holds a dataset that `datasets.load_from_disk(DIR)` reads (Task rows, see
-synth/task.py); `--push-to-hub REPO` also publishes it. Adding a generator's subcommand is one
-entry in SUBCOMMANDS: name -> (add_arguments(parser), make_tasks(args) -> list[Task]); the
-common options --n, --seed, --out, --push-to-hub are added here for every subcommand.
+Every subcommand is built from what the generator declares, with no per-generator code here:
+level flags from its `level_class` (e.g. --horizon), option flags from its `config_class`
+(e.g. --source), each with the field's type, default and docstring; plus the common flags
+--n, --seed, --out and --push-to-hub. `--out DIR` holds a dataset that
+`datasets.load_from_disk(DIR)` reads (Task rows, synth/task.py).
 """
 
 from __future__ import annotations
@@ -16,103 +19,137 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable
+import types
+import typing
+from typing import Any, Literal
 
-from synth import keychain_cli
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+
+from synth import GENERATORS
 from synth.task import Task
 
 log = logging.getLogger("synth")
-
-CHUNK_TASKS = 500
-
-
-def sample_with_progress(generator, level: dict[str, int], n: int, seed: int) -> list[Task]:
-    """`generator.sample(level, n, seed)` behind a tqdm bar (chunked when it has sample_range)."""
-    from tqdm import tqdm
-
-    if not hasattr(generator, "sample_range"):
-        with tqdm(total=n, desc=generator.name, unit="task") as bar:
-            tasks = generator.sample(level, n, seed)
-            bar.update(n)
-        return tasks
-    tasks: list[Task] = []
-    with tqdm(total=n, desc=f"{generator.name} {level}", unit="task") as bar:
-        for start in range(0, n, CHUNK_TASKS):
-            stop = min(n, start + CHUNK_TASKS)
-            tasks.extend(generator.sample_range(level, start, stop, seed))
-            bar.update(stop - start)
-    return tasks
+COMMON = ("n", "seed", "out", "push_to_hub")
 
 
-# ---------------------------------------------------------------- h1
-def _h1_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--horizon", type=int, required=True, help="problems per chain (>= 1)")
-    parser.add_argument(
-        "--source",
-        default="builtin",
-        help="builtin | gsm8k:PATH (or a plain JSONL path) | hub:ID[:CONFIG]",
-    )
-    parser.add_argument(
-        "--purpose",
-        choices=("train", "eval"),
-        default="train",
-        help="train refuses test splits; eval builds evaluation chains from them",
-    )
-    parser.add_argument("--split", default=None, help="Hub split (default train / test)")
-    parser.add_argument("--limit", type=int, default=None, help="read only this many rows")
-    parser.add_argument("--magnitude-ratio", type=float, default=3.0)
-    parser.add_argument("--system-prompt", default=None)
+def flag(field_name: str) -> str:
+    return "--" + field_name.replace("_", "-")
 
 
-def _h1_tasks(args: argparse.Namespace) -> list[Task]:
-    from synth.h1 import H1Config, H1Generator
-
-    config = H1Config(
-        source=args.source,
-        purpose=args.purpose,
-        split=args.split,
-        limit=args.limit,
-        max_horizon=max(8, args.horizon),
-        magnitude_ratio=args.magnitude_ratio,
-        system_prompt=args.system_prompt,
-    )
-    generator = H1Generator(config)  # logs the source's acceptance summary
-    return sample_with_progress(generator, {"horizon": args.horizon}, args.n, args.seed)
+def _unwrap_optional(annotation: Any) -> Any:
+    """`X | None` -> X (the CLI cannot spell None; leaving the flag out keeps the default)."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
 
 
-Subcommand = tuple[
-    Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], list[Task]]
-]
-SUBCOMMANDS: dict[str, Subcommand] = {
-    "h1": (_h1_arguments, _h1_tasks),
-    "keychain": (keychain_cli.add_keychain_arguments, keychain_cli.keychain_tasks),
-    "multihop": (keychain_cli.add_multihop_arguments, keychain_cli.multihop_tasks),
-}
+def _scalar(annotation: Any) -> dict[str, Any]:
+    """argparse type/choices for one value of `annotation`."""
+    if typing.get_origin(annotation) is Literal:
+        choices = typing.get_args(annotation)
+        return {"type": type(choices[0]), "choices": choices}
+    if annotation in (int, float, str):
+        return {"type": annotation}
+    import yaml
+
+    return {"type": yaml.safe_load}  # a dict or another structure, written as YAML
+
+
+def add_field(parser: argparse.ArgumentParser, name: str, field: FieldInfo) -> None:
+    """One flag for a pydantic field: its type, whether it is required, its docstring as help."""
+    annotation = _unwrap_optional(field.annotation)
+    kwargs: dict[str, Any] = {"default": argparse.SUPPRESS, "dest": name}
+    origin = typing.get_origin(annotation)
+    if annotation is bool:
+        kwargs["action"] = argparse.BooleanOptionalAction
+    elif origin in (tuple, list):
+        kwargs.update(_scalar(typing.get_args(annotation)[0]), nargs="+", metavar="VALUE")
+    else:
+        kwargs.update(_scalar(annotation))
+    required = field.is_required()
+    text = " ".join((field.description or "").split())
+    default = "" if required else f" (default: {field.get_default(call_default_factory=True)})"
+    kwargs["help"] = (text + default).replace("%", "%%")
+    kwargs["required"] = required
+    parser.add_argument(flag(name), **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m synth", description=__doc__.split("\n")[0])
-    subparsers = parser.add_subparsers(dest="generator", required=True)
-    for name, (add_arguments, _) in SUBCOMMANDS.items():
-        sub = subparsers.add_parser(name, help=f"sample {name} tasks")
-        sub.add_argument("--n", type=int, required=True, help="how many tasks")
-        sub.add_argument("--seed", type=int, default=0)
-        sub.add_argument("--out", required=True, help="directory for datasets.save_to_disk")
-        sub.add_argument("--push-to-hub", default=None, metavar="REPO", help="also publish")
-        add_arguments(sub)
+    parser = argparse.ArgumentParser(
+        prog="python -m synth",
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    subparsers = parser.add_subparsers(dest="generator", required=True, metavar="GENERATOR")
+    for name, generator in GENERATORS.items():
+        summary = (generator.__doc__ or name).strip().splitlines()[0]
+        sub = subparsers.add_parser(name, help=summary, description=summary)
+        common = sub.add_argument_group("dataset")
+        common.add_argument("--n", type=int, required=True, help="how many tasks")
+        common.add_argument("--seed", type=int, default=0, help="same seed, same tasks")
+        common.add_argument("--out", required=True, help="directory for datasets.save_to_disk")
+        common.add_argument("--push-to-hub", default=None, metavar="REPO", help="also publish")
+        level = sub.add_argument_group("level (one point on the difficulty axes)")
+        for field_name, field in generator.level_class.model_fields.items():
+            add_field(level, field_name, field)
+        options = sub.add_argument_group(f"{name} options ({generator.config_class.__name__})")
+        for field_name, field in generator.config_class.model_fields.items():
+            if field_name in COMMON or field_name in generator.level_class.model_fields:
+                continue  # a level axis of the same name wins; the common flags are fixed
+            add_field(options, field_name, field)
     return parser
+
+
+def _validated(model: type[BaseModel], values: dict[str, Any], what: str) -> BaseModel:
+    """`model(**values)`, or one ValueError line naming the flag as the user typed it."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as error:
+        item = error.errors()[0]
+        field = item["loc"][0] if item["loc"] else ""
+        message = item["msg"].removeprefix("Value error, ")
+        got = f" (got {item['input']!r})" if field in values else ""
+        raise ValueError(f"{flag(str(field)) if field else what}: {message}{got}") from None
+
+
+def make_tasks(args: argparse.Namespace) -> tuple[Any, list[Task]]:
+    """The generator the flags describe, and its tasks (behind a progress bar)."""
+    from tqdm import tqdm
+
+    cls = GENERATORS[args.generator]
+    values = vars(args)
+    level_fields, option_fields = cls.level_class.model_fields, cls.config_class.model_fields
+    level = _validated(
+        cls.level_class, {k: values[k] for k in level_fields if k in values}, "level"
+    ).model_dump(exclude_none=True)
+    options = {k: values[k] for k in option_fields if k in values and k not in level_fields}
+    generator = cls(_validated(cls.config_class, options, "options"))
+    if hasattr(generator, "iter_tasks"):
+        stream = generator.iter_tasks(level, args.n, args.seed)
+        tasks = list(tqdm(stream, total=args.n, desc=f"{cls.name} {level}", unit="task"))
+    else:
+        with tqdm(total=args.n, desc=f"{cls.name} {level}", unit="task") as bar:
+            tasks = generator.sample(level, args.n, args.seed)
+            bar.update(len(tasks))
+    if hasattr(generator, "summary"):
+        log.info("%s", generator.summary())
+    return generator, tasks
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     if args.n < 1:
-        print(f"--n must be at least 1, got {args.n}", file=sys.stderr)
+        print(f"{args.generator}: --n must be at least 1, got {args.n}", file=sys.stderr)
         return 2
     try:
-        tasks = SUBCOMMANDS[args.generator][1](args)
-    except ValueError as error:  # bad config or source: one line, no traceback
-        print(f"{args.generator}: {error}", file=sys.stderr)
+        _, tasks = make_tasks(args)
+    except ValueError as error:  # bad flags or source: one line, no traceback
+        message = str(error).removeprefix(f"{args.generator}: ")
+        print(f"{args.generator}: {message}", file=sys.stderr)
         return 2
     from synth.task import tasks_to_dataset
 

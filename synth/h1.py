@@ -27,8 +27,9 @@ from __future__ import annotations
 import json
 import logging
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -47,7 +48,7 @@ AdapterKind = Literal["identity", "scale", "unit", "affine"]
 
 
 class H1Config(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     source: str = "builtin"
     """"builtin", "gsm8k:PATH" or a plain JSONL path, "hub:ID" or "hub:ID:CONFIG"."""
@@ -89,6 +90,15 @@ class H1Config(BaseModel):
         return tuple(dict.fromkeys(kinds))
 
 
+class H1Level(BaseModel):
+    """One point on h1's axis."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    horizon: int = Field(ge=1)
+    """Problems per chain; each one after the first uses the previous answer."""
+
+
 @dataclass(frozen=True)
 class LoadedSource:
     """A source read once: all accepted problems, those that can carry a dependency, stats."""
@@ -99,8 +109,29 @@ class LoadedSource:
     stats: object | None
 
 
+def check_source(config: H1Config) -> None:
+    """What can be known of the source without reading it: the file exists, and a test split
+    is used for evaluation only. One ValueError line otherwise."""
+    from synth import gsm8k
+
+    source = config.source
+    if source == "builtin":
+        return
+    if source.startswith("hub:"):
+        split = config.split or ("train" if config.purpose == "train" else "test")
+        gsm8k.check_split_allowed(f"{source[4:].partition(':')[0]} split {split}", config.purpose)
+        return
+    path = Path(source.removeprefix("gsm8k:")).expanduser()
+    if not path.is_file():
+        raise ValueError(
+            f"h1 source {source!r}: {path} is not a file; use builtin, gsm8k:PATH, hub:ID"
+        )
+    gsm8k.check_split_allowed(path.name, config.purpose)
+
+
 def load_source(config: H1Config) -> LoadedSource:
     """The config's problems, parsed once per process (cached on the fields that matter)."""
+    check_source(config)
     return _load_source(
         config.source,
         config.purpose,
@@ -124,18 +155,12 @@ def _load_source(source, purpose, split, limit, pool_size, one_step_fraction, bu
     elif source.startswith("hub:"):
         dataset_id, _, hub_config = source[4:].partition(":")
         split = split or ("train" if purpose == "train" else "test")
-        gsm8k.check_split_allowed(f"{dataset_id} split {split}", purpose)
         tag = f"{dataset_id.replace('/', '_')}-{split}"
         stats = gsm8k.SourceStats(f"{dataset_id}[{split}]")
         rows = gsm8k.read_hub_rows(dataset_id, hub_config or None, split)
         problems = gsm8k.problems_from_rows(_limited(rows, limit), stats, tag)
     else:
         path = Path(source.removeprefix("gsm8k:")).expanduser()
-        if not path.is_file():
-            raise ValueError(
-                f"h1 source {source!r}: {path} is not a file; use builtin, gsm8k:PATH, hub:ID"
-            )
-        gsm8k.check_split_allowed(path.name, purpose)
         tag, stats = path.stem, gsm8k.SourceStats(path.name)
         rows = gsm8k.read_jsonl_rows(path, stats)
         problems = gsm8k.problems_from_rows(_limited(rows, limit), stats, tag)
@@ -192,33 +217,52 @@ def link(
 
 
 class H1Generator:
-    """Chains of atomic problems; a pure function of (config, level, n, seed)."""
+    """Chains of atomic problems; a pure function of (config, level, n, seed).
+
+    Building one is cheap: the source is checked (file, split) but read on first use.
+    """
 
     name = "h1"
     config_class = H1Config
+    level_class = H1Level
 
     def __init__(self, config: H1Config | None = None, **fields) -> None:
         self.config = config if config is not None else H1Config(**fields)
-        self.source = load_source(self.config)
+        check_source(self.config)
         self._fragments: dict[str, str] = {}
         head = {"generator": "h1", "source": self.config.source, "purpose": self.config.purpose}
         self._meta_head = _compact(head)[1:-1]
-        if not self.source.targets and self.config.max_horizon > 1:
+
+    @cached_property
+    def source(self) -> LoadedSource:
+        """The source's problems, read (and cached per process) on first use."""
+        source = load_source(self.config)
+        if not source.targets and self.config.max_horizon > 1:
             raise ValueError(
                 f"h1 source {self.config.source!r} has no problem with a dependency slot; "
                 "chains need one: use a larger source or set max_horizon=1"
             )
+        return source
 
     @property
     def stats(self):
         """The source's acceptance statistics (None for the built-in source)."""
         return self.source.stats
 
+    def summary(self) -> str:
+        stats = self.source.stats
+        return f"h1 source {stats.summary() if stats else self.source.tag}"
+
     def axes(self) -> list[Axis]:
         return [Axis("horizon", tuple(range(1, self.config.max_horizon + 1)))]
 
     def sample(self, level: dict[str, int], n: int, seed: int) -> list[Task]:
         return self.sample_range(level, 0, n, seed)
+
+    def iter_tasks(self, level: dict[str, int], n: int, seed: int) -> Iterator[Task]:
+        """`sample` one task at a time (the CLI shows progress on it)."""
+        for start in range(0, n, 100):
+            yield from self.sample_range(level, start, min(n, start + 100), seed)
 
     def sample_range(self, level: dict[str, int], start: int, stop: int, seed: int) -> list[Task]:
         """Tasks start..stop-1 of the (level, seed) stream; sample(n) is the range 0..n."""

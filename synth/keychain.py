@@ -18,7 +18,7 @@ cached per-document counts (synth/token_budget.py) instead of re-tokenising the 
 10 documents; the last filler document is cut at a word boundary to land close to the target.
 
 Make a dataset: `python -m synth keychain --source hotpotqa:PATH --context-tokens 16384
---num-chains 16 --n 500 --seed 0 --out DIR` (see synth/keychain_cli.py).
+--num-chains 16 --n 500 --seed 0 --out DIR` (flags from the config and level models).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ KEY_KINDS = {"uuid4": "UUID", "hex8": "8-digit hexadecimal", "letters32": "32-le
 
 
 class MultiHopConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     source: str = "hub:hotpotqa/hotpot_qa:distractor@train"
     """Where questions come from: hotpotqa:PATH, hotpotqa-hf:PATH, 2wiki:PATH, musique:PATH
@@ -98,6 +98,23 @@ class KeyChainConfig(MultiHopConfig):
     """When set, keys_per_chain becomes a third level axis with these values."""
     key_format: Literal["uuid4", "hex8", "letters32"] = "uuid4"
     """uuid4: 36-char UUIDs; hex8: 8 hex digits; letters32: 32 ASCII letters."""
+
+
+class MultiHopLevel(BaseModel):
+    """One point on multihop's axis."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    context_tokens: int = Field(ge=64)
+    """Prompt token budget: the item's passages plus filler, within `tolerance` below it."""
+
+
+class KeyChainLevel(MultiHopLevel):
+    """One point on keychain's axes (keys_per_chain comes from the config unless
+    `keys_per_chain_values` makes it an axis)."""
+
+    num_chains: int = Field(ge=1)
+    """Chains of keys in the context: the true one plus num_chains - 1 distractors."""
 
 
 class KeyCollision(ValueError):
@@ -144,9 +161,10 @@ class MultiHopGenerator:
 
     name = "multihop"
     config_class: type[MultiHopConfig] = MultiHopConfig
+    level_class: type[MultiHopLevel] = MultiHopLevel
 
-    def __init__(self, **config: Any):
-        self.config = self.config_class(**config)
+    def __init__(self, config: MultiHopConfig | None = None, **fields: Any):
+        self.config = config if config is not None else self.config_class(**fields)
         self.skipped: Counter = Counter()
         """Items passed over while sampling, by reason (source skips are in `source_load`)."""
         self._ready = False
@@ -183,6 +201,14 @@ class MultiHopGenerator:
         self.pool = FillerPool(documents, self.counter)
         self._ready = True
 
+    def summary(self) -> str:
+        """What the source gave and what sampling passed over, in one line."""
+        self._setup()
+        line = f"{self.name} source {self.config.source}: {self.source_load.summary()}"
+        if self.skipped:
+            line += f"; items passed over while sampling: {dict(self.skipped)}"
+        return line
+
     def prepare(self) -> None:
         """Load the source, the tokenizer and count all filler now (before a long run)."""
         self._setup()
@@ -192,6 +218,9 @@ class MultiHopGenerator:
 
     def _level(self, level: dict[str, int]) -> dict[str, int]:
         check_level(self, level)
+        level = dict(level)
+        if "keys_per_chain" in {axis.name for axis in self.axes()}:
+            level.setdefault("keys_per_chain", getattr(self.config, "keys_per_chain", 0))
         missing = [axis.name for axis in self.axes() if axis.name not in level]
         if missing:
             raise ValueError(f"{self.name}: level {level} lacks {missing}; give every axis")
@@ -303,6 +332,7 @@ class KeyChainGenerator(MultiHopGenerator):
 
     name = "keychain"
     config_class = KeyChainConfig
+    level_class = KeyChainLevel
 
     def axes(self) -> list[Axis]:
         axes = super().axes() + [Axis("num_chains", self.config.num_chains_values)]
