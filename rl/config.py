@@ -13,8 +13,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cluster.config import RolloutConfig, SamplingConfig
-from curricula.config import CurriculumConfig
+from curricula.config import CurriculumConfig, TaskCurriculum
 from rl.learners.config import TrainerConfig
+from rl.validate import check_registries
 
 
 class RayConfig(BaseModel):
@@ -40,7 +41,8 @@ class TaskConfig(BaseModel):
     generator: str
     """Name in `synth.GENERATORS` (h1, keychain, multihop, ...)."""
     options: dict[str, Any] = {}
-    """The generator's own config (e.g. H1Config fields); validated by it before the run starts."""
+    """The generator's own config (e.g. H1Config fields); validated against its `config_class`
+    when the config loads, and recorded with every default filled in."""
     reward: str | dict[str, Any] | list[dict[str, Any]] | None = None
     """Reward name in `rewards.REWARDS`, or a `rewards.combine.RewardSpec` ({name: weight},
     a list of {name, weight, kwargs}, or {terms, overlong}); None uses each Task's own name."""
@@ -120,8 +122,12 @@ class RunConfig(BaseModel):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> RunConfig:
+        """Every check that spans sections, so `--dry-run` refuses what the run would refuse."""
         if not self.tasks:
             raise ValueError("tasks is empty: declare at least one, e.g. tasks.h1.generator=h1")
+        if "tasks" not in self.curriculum.model_fields_set:
+            # Not written out: every declared task, equal weights, each axis from its floor.
+            self.curriculum.tasks = {name: TaskCurriculum() for name in self.tasks}
         unknown = set(self.curriculum.tasks) - set(self.tasks)
         if unknown:
             raise ValueError(
@@ -132,4 +138,21 @@ class RunConfig(BaseModel):
             raise ValueError(
                 "sampling.n must be >= 2: GRPO needs a group of completions per prompt"
             )
+        if self.sampling.temperature <= 0:
+            raise ValueError(
+                "sampling.temperature must be > 0 for training: greedy groups are all alike and "
+                "the learner divides the logits by it"
+            )
+        if self.sampling.max_tokens >= self.rollout.max_model_len:
+            raise ValueError(
+                f"sampling.max_tokens={self.sampling.max_tokens} leaves no room for a prompt in "
+                f"rollout.max_model_len={self.rollout.max_model_len}: raise max_model_len"
+            )
+        schedule_steps = self.trainer.total_steps or self.steps
+        if self.trainer.warmup_steps >= schedule_steps:
+            raise ValueError(
+                f"trainer.warmup_steps={self.trainer.warmup_steps} >= the {schedule_steps} steps "
+                "the LR schedule spans: lower trainer.warmup_steps or raise steps"
+            )
+        check_registries(self)
         return self

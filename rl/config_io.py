@@ -1,10 +1,15 @@
-"""Loading a pydantic config from YAML plus dotted command-line overrides.
+"""Loading a pydantic config from its defaults, a YAML file and dotted command-line overrides.
 
     python rl/run.py --config configs/x.yaml trainer.lr=1e-6 tasks.h1.options.source=builtin
 
-Values are parsed as YAML scalars (`1e-6` is a float, `true` a bool, `[1,2]` a list).
-Any error becomes one `ConfigError` line naming the key and what is allowed, raised before
-anything heavy starts.
+Layers, each changing only the keys it names: the run's own defaults (for a section, the values
+its default instance sets on purpose, e.g. RunConfig's sampling T=0.7 and 128 tokens), then
+the file (its sections merge into those), then each override. So `sampling.n=8` changes the
+group size and nothing else, while a key left unset anywhere is derived anew by its model
+(`trainer.loss=dapo` brings DAPO's epsilon_high). A dict of sections (`tasks`) is replaced
+whole by the file that gives it. Values are parsed as YAML scalars (`1e-6` is a float, `true`
+a bool, `[1,2]` a list). Any error becomes one `ConfigError` line naming the key and what is
+allowed, raised before anything heavy starts.
 """
 
 from __future__ import annotations
@@ -69,6 +74,55 @@ def apply_overrides(
     return data
 
 
+def explicit_defaults(model: type[BaseModel]) -> dict[str, Any]:
+    """For each section of `model` whose default is an instance, the fields that instance sets
+    to something other than its class's own default (JSON values); other fields' defaults."""
+    data: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, BaseModel):
+            chosen = _chosen_fields(default)
+            if chosen:
+                data[name] = chosen
+        elif isinstance(default, dict) and any(isinstance(v, BaseModel) for v in default.values()):
+            data[name] = {key: value.model_dump(mode="json") for key, value in default.items()}
+    return data
+
+
+def _chosen_fields(instance: BaseModel) -> dict[str, Any]:
+    try:
+        baseline = type(instance)()
+    except ValidationError:  # no class default to compare with: everything set counts
+        return instance.model_dump(mode="json", exclude_unset=True)
+    chosen = {}
+    for name in instance.model_fields_set:
+        value, base = getattr(instance, name), getattr(baseline, name)
+        if isinstance(value, BaseModel) and type(value) is type(base):
+            inner = _chosen_fields(value)
+            if inner:
+                chosen[name] = inner
+        elif value != base:
+            chosen[name] = instance.model_dump(mode="json", include={name})[name]
+    return chosen
+
+
+def merge_sections(
+    model: type[BaseModel] | None, base: dict[str, Any], update: dict[str, Any]
+) -> dict[str, Any]:
+    """`update` laid over `base`: a key whose field is a section merges key by key, anything
+    else (values, lists, dicts of sections) is replaced."""
+    merged = copy.deepcopy(base)
+    for key, value in update.items():
+        field = model.model_fields.get(key) if model is not None else None
+        inner = _inner_model(field.annotation) if field is not None else None
+        is_section = inner is not None and typing.get_origin(field.annotation) is not dict
+        if is_section and isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_sections(inner, merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
@@ -116,6 +170,8 @@ def format_error(model: type[BaseModel], error: ValidationError) -> str:
     loc = tuple(part for part in item["loc"] if not (isinstance(part, str) and "[" in part))
     key = ".".join(str(part) for part in loc) or "(top level)"
     more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    if not loc and item["type"] == "value_error":  # a cross-section check names its own keys
+        return f"config error: {item['msg'].removeprefix('Value error, ')}{more}"
     if item["type"] == "extra_forbidden":
         owner = _model_at(model, loc)
         allowed = f"; allowed keys: {', '.join(owner.model_fields)}" if owner else ""
@@ -132,7 +188,7 @@ def load_config(
     model: type[BaseModel], path: str | Path | None = None, overrides: list[str] | None = None
 ) -> BaseModel:
     """Defaults <- YAML file <- overrides, validated by `model`; raises ConfigError."""
-    data = read_yaml(path) if path else {}
+    data = merge_sections(model, explicit_defaults(model), read_yaml(path) if path else {})
     data = apply_overrides(data, overrides or [], model)
     try:
         return model.model_validate(data)

@@ -85,9 +85,6 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(RunConfig, args.config, args.overrides)
         if args.resume and not config.name:
             raise ConfigError("--resume needs the run's name: add name=<run name>")
-        from rl.validate import check_run_config
-
-        check_run_config(config)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2

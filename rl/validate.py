@@ -1,46 +1,78 @@
-"""Checks of a run config that need the registries: generator names and options, rewards.
+"""Checks of a run config that need the registries: generators, their options and axes, rewards.
 
-Run before anything starts (`rl/run.py` calls it right after parsing), so a typo in a
-generator option or a reward name costs a second, not an engine start. Generators expose
-their pydantic options model as `config_class`; the options are validated against it here.
+`RunConfig` calls `check_registries` while it validates, so a config that loads is one the run
+accepts: a typo in a generator option, an unknown reward, or a curriculum start that is not a
+value of its axis is one line at load time (`--dry-run` included), not an error after Ray and the
+model have started. Building a generator is cheap (sources are read on first use), so this
+costs milliseconds. Each task's options come back validated with every default filled in, which
+is what the run's config.yaml records.
 """
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+from typing import Any
 
-from rl.config import RunConfig
-from rl.config_io import ConfigError, format_error
+from pydantic import BaseModel, ValidationError
 
 
-def check_run_config(config: RunConfig) -> None:
-    """Raise ConfigError (one line) for an unknown generator, option or reward."""
-    from rewards import REWARDS
+def _one_line(model: type[BaseModel], error: ValidationError) -> str:
+    from rl.config_io import format_error
+
+    return format_error(model, error).removeprefix("config error: ")
+
+
+def validated_options(name: str, generator: str, options: dict[str, Any]) -> dict[str, Any]:
+    """`tasks.<name>.options` checked against the generator's config_class, defaults filled."""
     from synth import GENERATORS
 
-    for name, task in config.tasks.items():
-        if task.generator not in GENERATORS:
-            raise ConfigError(
-                f"config error: tasks.{name}.generator: unknown generator {task.generator!r}; "
-                f"registered: {', '.join(sorted(GENERATORS))}"
-            )
-        options_model = getattr(GENERATORS[task.generator], "config_class", None)
-        if options_model is not None:
-            try:
-                options_model.model_validate(task.options)
-            except ValidationError as error:
-                line = format_error(options_model, error).removeprefix("config error: ")
-                raise ConfigError(f"config error: tasks.{name}.options.{line}") from None
-        if isinstance(task.reward, str) and task.reward not in REWARDS:
-            raise ConfigError(
-                f"config error: tasks.{name}.reward: unknown reward {task.reward!r}; "
-                f"registered: {', '.join(sorted(REWARDS))}"
-            )
-        if isinstance(task.reward, dict | list):
-            from rewards.combine import RewardSpec
+    if generator not in GENERATORS:
+        raise ValueError(
+            f"tasks.{name}.generator: unknown generator {generator!r}; "
+            f"registered: {', '.join(sorted(GENERATORS))}"
+        )
+    options_model = GENERATORS[generator].config_class
+    try:
+        return options_model.model_validate(options).model_dump(mode="json")
+    except ValidationError as error:
+        raise ValueError(f"tasks.{name}.options.{_one_line(options_model, error)}") from None
 
-            try:
-                RewardSpec.model_validate(task.reward)
-            except ValidationError as error:
-                line = format_error(RewardSpec, error).removeprefix("config error: ")
-                raise ConfigError(f"config error: tasks.{name}.reward.{line}") from None
+
+def check_reward(name: str, reward: Any) -> None:
+    from rewards import REWARDS
+    from rewards.combine import RewardSpec
+
+    if isinstance(reward, str) and reward not in REWARDS:
+        raise ValueError(
+            f"tasks.{name}.reward: unknown reward {reward!r}; registered: {', '.join(sorted(REWARDS))}"
+        )
+    if isinstance(reward, dict | list):
+        try:
+            RewardSpec.model_validate(reward)
+        except ValidationError as error:
+            raise ValueError(f"tasks.{name}.reward.{_one_line(RewardSpec, error)}") from None
+
+
+def check_curriculum(config: Any) -> None:
+    """The curriculum's starts and bounds against the generators' axes (built, never sampled)."""
+    from curricula import build_curriculum
+    from synth import get_generator
+
+    axes = {}
+    for name, task in config.tasks.items():
+        try:
+            axes[name] = get_generator(task.generator, **task.options).axes()
+        except ValueError as error:  # a source that cannot exist (missing file, test split)
+            raise ValueError(f"tasks.{name}.options: {error}") from None
+    try:
+        build_curriculum(config.curriculum, axes, seed=config.seed)
+    except ValueError as error:
+        raise ValueError(f"curriculum: {error}") from None
+
+
+def check_registries(config: Any) -> None:
+    """Every registry-level check of a RunConfig, in the order a user would fix them; fills
+    each task's options with its generator's defaults."""
+    for name, task in config.tasks.items():
+        task.options = validated_options(name, task.generator, task.options)
+        check_reward(name, task.reward)
+    check_curriculum(config)

@@ -33,12 +33,32 @@ one module with a `LearnerBase` subclass and one line in LEARNERS.
 
 from __future__ import annotations
 
-from rl.learners.base import LearnerBase
-from rl.learners.grpo import GRPOLearner
+import importlib
+from typing import Any
 
-# objective name -> learner class. The config's trainer.loss picks GRPOLearner for now.
-LEARNERS: dict[str, type[LearnerBase]] = {
-    "grpo": GRPOLearner,
+# objective -> "module:Class". Imported on first use: the config (rl.learners.config) must load
+# without torch, so `--help` and validation stay fast.
+LEARNERS: dict[str, str] = {
+    "grpo": "rl.learners.grpo:GRPOLearner",
 }
 
-__all__ = ["LEARNERS", "GRPOLearner", "LearnerBase"]
+
+def learner_class(objective: str) -> type:
+    """The learner class registered for `objective`."""
+    if objective not in LEARNERS:
+        raise ValueError(f"unknown objective {objective!r}; registered: {sorted(LEARNERS)}")
+    module, name = LEARNERS[objective].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "GRPOLearner":
+        return learner_class("grpo")
+    if name == "LearnerBase":
+        from rl.learners.base import LearnerBase
+
+        return LearnerBase
+    raise AttributeError(f"module 'rl.learners' has no attribute {name!r}")
+
+
+__all__ = ["LEARNERS", "GRPOLearner", "LearnerBase", "learner_class"]
