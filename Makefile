@@ -39,6 +39,7 @@ demo: models
 
 test: models
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q
 
 test-fast: install
