@@ -43,7 +43,8 @@ def check_reward(name: str, reward: Any) -> None:
 
     if isinstance(reward, str) and reward not in REWARDS:
         raise ValueError(
-            f"tasks.{name}.reward: unknown reward {reward!r}; registered: {', '.join(sorted(REWARDS))}"
+            f"tasks.{name}.reward: unknown reward {reward!r}; "
+            f"registered: {', '.join(sorted(REWARDS))}"
         )
     if isinstance(reward, dict | list):
         try:

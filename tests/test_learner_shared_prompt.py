@@ -1,5 +1,5 @@
-"""rl/learners/shared_prompt.py: each prompt once, completions on its KV cache — same logprobs and gradients
-as the plain prompt + completion rows, on the tiny model and on the real SmolLM2-135M.
+"""rl/learners/shared_prompt.py: each prompt once, completions on its KV cache — same logprobs and
+gradients as the plain prompt + completion rows, on the tiny model and on the real SmolLM2-135M.
 
 Groups are real GSM8K questions (chat template, real tokenizer) of different lengths, so prompts
 are left-padded in the prompt pass; completions of different lengths (one of a single token)

@@ -1,6 +1,6 @@
-"""rl/learners/vocab_head.py: the vocabulary head a chunk of tokens at a time gives the full-logits logprobs,
-entropies and gradients, in the plain and the shared-prompt layouts (tiny model, real GSM8K
-prompts and the real tokenizer; chunks of 7 tokens so chunks straddle rows)."""
+"""rl/learners/vocab_head.py: the vocabulary head a chunk of tokens at a time gives the full-logits
+logprobs, entropies and gradients, in the plain and the shared-prompt layouts (tiny model, real
+GSM8K prompts and the real tokenizer; chunks of 7 tokens so chunks straddle rows)."""
 
 from __future__ import annotations
 

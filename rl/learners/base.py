@@ -1,4 +1,4 @@
-"""What every learner shares: the policy, AdamW and its schedule, micro-batched updates, weights, state.
+"""What every learner shares: the policy, AdamW and its schedule, micro-batched updates, weights.
 
 An objective (rl/learners/grpo.py, ...) subclasses `LearnerBase` and supplies four things: whether
 it needs a frozen reference model, how a batch is checked, how it is split into micro-batches,
@@ -48,18 +48,6 @@ log = logging.getLogger(__name__)
 
 # Metric sums that are not averaged over tokens in `step`'s report.
 _TOTALS = ("loss", "tokens", "micro_batches")
-
-
-def _to_cpu(value: Any) -> Any:
-    """CPU tensors, without a copy of those already there: a checkpoint of the 135M model's
-    optimizer would otherwise hold another 1 GB while it is written."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().to("cpu")
-    if isinstance(value, dict):
-        return {key: _to_cpu(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_to_cpu(item) for item in value)
-    return value
 
 
 def _disable_dropout(model: torch.nn.Module) -> None:
@@ -382,40 +370,11 @@ class LearnerBase:
     def state_dict(self) -> dict[str, Any]:
         """Policy, optimizer, schedule, step count and RNG states, all on CPU. On a CPU learner
         the tensors are the live ones, not copies: write or copy them before the next step."""
-        if self.config.sharding == "fsdp":
-            optimizer_state = sharding.full_optimizer_state(self.model, self.optimizer)
-        else:
-            optimizer_state = _to_cpu(self.optimizer.state_dict())
-        rng = {"python": random.getstate(), "torch": torch.get_rng_state()}
-        if torch.cuda.is_available():
-            rng["cuda"] = torch.cuda.get_rng_state_all()
-        return {
-            "model": self.weights(copy=False),
-            "optimizer": optimizer_state,
-            "scheduler": self.scheduler.state_dict(),
-            "steps_done": self.steps_done,
-            "rng": rng,
-        }
+        return checkpoint.learner_state(self)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what `state_dict` returned; the tied lm_head follows embed_tokens."""
-        if self.config.sharding == "fsdp":
-            sharding.load_full_state(self.model, self.optimizer, state["model"], state["optimizer"])
-        else:
-            result = self.model.load_state_dict(state["model"], strict=False)
-            missing = set(result.missing_keys) - {"lm_head.weight"}
-            if missing or result.unexpected_keys:
-                raise ValueError(
-                    f"checkpoint does not match the policy: missing {sorted(missing)}, "
-                    f"unexpected {sorted(result.unexpected_keys)}; load a checkpoint of this model"
-                )
-            self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.steps_done = int(state["steps_done"])
-        random.setstate(state["rng"]["python"])
-        torch.set_rng_state(state["rng"]["torch"])
-        if "cuda" in state["rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        checkpoint.load_learner_state(self, state)
 
     def save(self, path: str | Path) -> None:
         """Write `path/policy` (an HF checkpoint vLLM can load) and `path/trainer_state.pt`,

@@ -1,4 +1,4 @@
-"""Learner checkpoints on disk: an HF policy directory plus the trainer state, written atomically.
+"""A learner's state (weights, optimizer, schedule, RNG) and its checkpoint directories on disk.
 
 Layout of a checkpoint directory:
     policy/            config.json, generation_config.json, tokenizer files, model.safetensors
@@ -12,11 +12,14 @@ checkpoint renames the old one aside first; for that instant the name is absent,
 from __future__ import annotations
 
 import logging
+import random
 import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from rl.learners import sharding
 
 log = logging.getLogger(__name__)
 
@@ -72,3 +75,57 @@ def load(learner: Any, path: Path) -> None:
     for file in policy_files:
         state["model"].update(load_file(str(file)))
     learner.load_state_dict(state)
+
+
+def _to_cpu(value: Any) -> Any:
+    """CPU tensors, without a copy of those already there: a checkpoint of the 135M model's
+    optimizer would otherwise hold another 1 GB while it is written."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu")
+    if isinstance(value, dict):
+        return {key: _to_cpu(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_to_cpu(item) for item in value)
+    return value
+
+
+def learner_state(learner: Any) -> dict[str, Any]:
+    """Policy, optimizer, schedule, step count and RNG states, all on CPU (live tensors on a
+    CPU learner, not copies). A collective under FSDP."""
+    if learner.config.sharding == "fsdp":
+        optimizer_state = sharding.full_optimizer_state(learner.model, learner.optimizer)
+    else:
+        optimizer_state = _to_cpu(learner.optimizer.state_dict())
+    rng = {"python": random.getstate(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        rng["cuda"] = torch.cuda.get_rng_state_all()
+    return {
+        "model": learner.weights(copy=False),
+        "optimizer": optimizer_state,
+        "scheduler": learner.scheduler.state_dict(),
+        "steps_done": learner.steps_done,
+        "rng": rng,
+    }
+
+
+def load_learner_state(learner: Any, state: dict[str, Any]) -> None:
+    """Restore what `learner_state` returned; the tied lm_head follows embed_tokens."""
+    if learner.config.sharding == "fsdp":
+        sharding.load_full_state(
+            learner.model, learner.optimizer, state["model"], state["optimizer"]
+        )
+    else:
+        result = learner.model.load_state_dict(state["model"], strict=False)
+        missing = set(result.missing_keys) - {"lm_head.weight"}
+        if missing or result.unexpected_keys:
+            raise ValueError(
+                f"checkpoint does not match the policy: missing {sorted(missing)}, "
+                f"unexpected {sorted(result.unexpected_keys)}; load a checkpoint of this model"
+            )
+        learner.optimizer.load_state_dict(state["optimizer"])
+    learner.scheduler.load_state_dict(state["scheduler"])
+    learner.steps_done = int(state["steps_done"])
+    random.setstate(state["rng"]["python"])
+    torch.set_rng_state(state["rng"]["torch"])
+    if "cuda" in state["rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["rng"]["cuda"])

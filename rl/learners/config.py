@@ -3,9 +3,10 @@
 Imports pydantic only, so `--help` and config validation never import torch.
 
 Values that belong to the rollout (the sampling temperature and the maximum completion length,
-which fixes Dr.GRPO's normalising constant) are not repeated here: the driver passes its sampling
-config's values to `rl.learners.GRPOLearner`. DAPO's soft overlong penalty is a reward-shaping term and
-lives with the rewards (`rewards/combine.py`): the learner only ever sees advantages.
+which fixes Dr.GRPO's normalising constant) are not repeated here: the driver passes its
+sampling config's values to `rl.learners.GRPOLearner`. DAPO's soft overlong penalty is a
+reward-shaping term and lives with the rewards (`rewards/combine.py`): the learner only ever sees
+advantages.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ class TrainerConfig(BaseModel):
 
     scale_advantages: bool | None = None
     """Divide group-centred rewards by the group's std (+1e-4). None: from `loss` (on for grpo and
-    dapo, off for dr_grpo, whose paper removes it). Read by the driver via rl.learners.advantages."""
+    dapo, off for dr_grpo, whose paper removes it). Read by the driver via
+    rl.learners.advantages."""
 
     lr: float = Field(default=1e-6, gt=0)
     """Peak learning rate of AdamW."""
@@ -80,13 +82,14 @@ class TrainerConfig(BaseModel):
 
     share_prompts: bool = True
     """Run each distinct prompt of a micro-batch once and its completions on its KV cache
-    (rl/learners/shared_prompt.py): about G times fewer prompt tokens per update, same logprobs and gradients.
+    (rl/learners/shared_prompt.py): about G times fewer prompt tokens per update, same logprobs
+    and gradients.
     Off under gradient checkpointing, which drops the cache."""
 
     logit_chunk_tokens: int | None = Field(default=1024, ge=1)
     """Apply the vocabulary head to this many completion tokens of a micro-batch at a time,
-    recomputing each chunk's logits in the backward (rl/learners/vocab_head.py): the (tokens x vocabulary)
-    logits and their gradients never exist whole. A micro-batch with fewer tokens runs as one
+    recomputing each chunk's logits in the backward (rl/learners/vocab_head.py): the
+    (tokens x vocabulary) logits and their gradients never exist whole. A micro-batch with fewer tokens runs as one
     chunk without recompute (the embedded default's 4 x 128). None: always all at once. For
     4 x 4K-token completions and Qwen's 152K vocabulary the whole logits would be 10 GB."""
 

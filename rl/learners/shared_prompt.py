@@ -1,12 +1,12 @@
 """Shared-prompt forward: a GRPO group's prompt runs through the model once, not G times.
 
-Every completion of a group continues the same prompt. The plain layout (rl/learners/batching.py) runs
-each row as prompt + completion, so a batch of K prompts x G completions pushes K*G*(P + C) tokens
-through the model, forward and backward. Here the K distinct prompts run once with a KV cache,
-the cache is copied to each prompt's completion rows (`index_select`, which autograd follows
-back into the prompt's forward), and the completions run on top of it: K*P + K*G*C tokens. With
-h1's prompts (~100-250 tokens) and G = 4 that is 1.5-2x fewer tokens per update; the logprobs
-and gradients are the plain layout's up to float rounding (tests/test_learner_shared_prompt.py).
+Every completion of a group continues the same prompt. The plain layout (rl/learners/batching.py)
+runs each row as prompt + completion, so a batch of K prompts x G completions pushes K*G*(P + C)
+tokens through the model, forward and backward. Here the K distinct prompts run once with a KV
+cache, the cache is copied to each prompt's completion rows (`index_select`, which autograd follows
+back into the prompt's forward), and the completions run on top of it: K*P + K*G*C tokens. With h1's
+prompts (~100-250 tokens) and G = 4 that is 1.5-2x fewer tokens per update; the logprobs and
+gradients are the plain layout's up to float rounding (tests/test_learner_shared_prompt.py).
 
 Logits: completion token 0 is predicted by the prompt's last position, token t > 0 by completion
 position t - 1, so the completion pass takes tokens 0..C-2 and the last token is never an input.

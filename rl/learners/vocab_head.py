@@ -20,8 +20,8 @@ from torch.utils.checkpoint import checkpoint
 
 
 def plain_head(model: torch.nn.Module) -> bool:
-    """True when `model`'s logits are `get_output_embeddings()(get_decoder()(...).last_hidden_state)`,
-    checked on a short input (a few tokens, no gradient)."""
+    """True when `model`'s logits are
+    `get_output_embeddings()(get_decoder()(...).last_hidden_state)`, checked on a short input (a few tokens, no gradient)."""
     try:
         decoder, head = model.get_decoder(), model.get_output_embeddings()
     except (AttributeError, NotImplementedError):
