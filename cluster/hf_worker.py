@@ -4,8 +4,9 @@ For machines where vLLM cannot run, and as the reference in tests (greedy output
 engines agree on the tiny model). The pool runs it as a Ray actor; it also works in-process.
 
 Simplifications: one left-padded batch per call with one random generator seeded from the
-call's first prompt, so sampled (not greedy) results depend on how prompts are batched;
-logprobs come from the raw logits of each step (what vLLM reports by default).
+call's first prompt, so sampled (not greedy) results depend on how prompts are batched.
+Logprobs are those of the sampling distribution (the scores after temperature and top-p), as the
+vLLM engine reports them.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ class HFEngine(EngineBase):
             pad_token_id=self.pad_token_id,
             eos_token_id=self.eos_token_ids,
             return_dict_in_generate=True,
-            output_logits=True,
+            output_scores=True,  # after temperature and top-p: the distribution sampled from
         )
         seed = prompt_seed(sampling.seed, first_index)
         if seed is not None:
@@ -101,8 +102,8 @@ class HFEngine(EngineBase):
                 generation_config=generation_config,
             )
         new_tokens = out.sequences[:, longest:].cpu()  # (B*n, S)
-        logits = torch.stack(out.logits, dim=1).float().cpu()  # (B*n, S, V)
-        logprobs = torch.log_softmax(logits, dim=-1)  # (B*n, S, V)
+        scores = torch.stack(out.scores, dim=1).float().cpu()  # (B*n, S, V), -inf off-nucleus
+        logprobs = torch.log_softmax(scores, dim=-1)  # (B*n, S, V)
         token_logprobs = logprobs.gather(-1, new_tokens[..., None]).squeeze(-1)  # (B*n, S)
         rollouts = []
         for row, ids in enumerate(prompt_ids):

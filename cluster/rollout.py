@@ -1,8 +1,8 @@
 """What a rollout is, and the request checks every engine shares.
 
 A `Rollout` is one prompt's n completions plus the policy version that sampled them; a
-`Completion` carries token ids, text, the sampled tokens' logprobs (under the model's raw
-distribution, before temperature and top-p) and why generation stopped.
+`Completion` carries token ids, text, the sampled tokens' logprobs (under the distribution they
+were sampled from: after temperature and top-p) and why generation stopped.
 
 Both engines (vllm_worker, hf_worker) render chat prompts and check requests here, so they
 reject the same bad input with the same message.
@@ -25,7 +25,9 @@ class Completion:
     text: str
     """Decoded completion, special tokens skipped."""
     logprobs: list[float]
-    """Logprob of each generated token under the raw model distribution (len == len(token_ids))."""
+    """Logprob of each generated token under the sampling distribution: softmax(logits / T),
+    renormalised over the top-p nucleus when top_p < 1; raw logits when greedy
+    (len == len(token_ids))."""
     finish_reason: str
     """`stop` (EOS or a stop string) or `length` (max_tokens or max_model_len reached)."""
 

@@ -94,6 +94,10 @@ class VLLMEngine(EngineBase):
             enforce_eager=config.enforce_eager,
             seed=config.engine_seed,
             tensor_parallel_size=config.tensor_parallel_size,
+            # Logprobs of the distribution tokens are sampled from (after temperature and top-p),
+            # which is what the learner's importance ratio divides by; vLLM's default reports the
+            # raw distribution, and the ratio at step 0 was then 1.13 at T=0.7, not 1.
+            logprobs_mode="processed_logprobs",
         )
         if config.kv_cache_gib is not None:
             engine_args["kv_cache_memory_bytes"] = int(config.kv_cache_gib * 2**30)
