@@ -15,13 +15,19 @@ from rewards.combine import OverlongPenalty, RewardSpec, RewardTerm, build_rewar
 from rewards.format import format_reward
 from rewards.length import length_following
 from rewards.math_reward import math_reward
-from rewards.qa import qa_exact_match, qa_f1, qa_two_way_substring
+from rewards.qa import (
+    qa_exact_match,
+    qa_f1,
+    qa_two_way_substring,
+    qa_two_way_substring_no_think,
+)
 
 RewardFunction = Callable[..., list[float]]
 
 REWARDS: dict[str, RewardFunction] = {
     "math": math_reward,
     "qa_two_way_substring": qa_two_way_substring,
+    "qa_two_way_substring_no_think": qa_two_way_substring_no_think,
     "qa_exact_match": qa_exact_match,
     "qa_f1": qa_f1,
     "format": format_reward,

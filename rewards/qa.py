@@ -146,6 +146,25 @@ def qa_two_way_substring(
     return _qa_reward("qa_two_way_substring", compare, completions, answer, require_think)
 
 
+def qa_two_way_substring_no_think(
+    prompts: Any = None,
+    completions: Any = None,
+    answer: Any = None,
+    *,
+    max_length_ratio: float = 5.0,
+    **columns: Any,
+) -> list[float]:
+    """`qa_two_way_substring` with `require_think=False`: the last box anywhere counts. The
+    reward of records whose prompt asks for the boxed answer alone (synth's `think=False`).
+
+    >>> qa_two_way_substring_no_think(completions=["It is \\\\boxed{Obama}."], answer=["Barack Obama"])
+    [1.0]
+    """
+    return qa_two_way_substring(
+        prompts, completions, answer, require_think=False, max_length_ratio=max_length_ratio
+    )
+
+
 def qa_exact_match(
     prompts: Any = None,
     completions: Any = None,

@@ -9,7 +9,8 @@ from typing import Any
 
 from synth.base import Axis, Generator
 from synth.h1 import H1Generator
-from synth.keychain import KeyChainGenerator, MultiHopGenerator
+from synth.keychain import KeyChainGenerator
+from synth.multihop import MultiHopGenerator
 from synth.task import Task, tasks_from_dataset, tasks_to_dataset
 
 # name -> factory(**config) -> Generator. Factories import their heavy dependencies lazily,

@@ -11,6 +11,7 @@ templates with varied names, objects and units, not free-form language.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 from collections.abc import Callable
@@ -228,8 +229,10 @@ def _compiled_program(template: Template) -> tuple[tuple[Node, ...], tuple[str, 
     return steps, input_names
 
 
-def instantiate(template: Template, rng: random.Random, problem_id: str) -> AtomicProblem:
-    """One problem from a template: fill words and numbers, record each number's span."""
+def instantiate(template: Template, rng: random.Random, problem_id: str = "") -> AtomicProblem:
+    """One problem from a template: fill words and numbers, record each number's span. The id
+    defaults to a hash of the text, so the same problem has the same id in every pool (what
+    keeps an evaluation pool free of training problems)."""
     name, name2 = rng.sample(NAMES, 2)
     item, items = rng.choice(ITEMS)
     container, containers = rng.choice(CONTAINERS)
@@ -258,6 +261,9 @@ def instantiate(template: Template, rng: random.Random, problem_id: str) -> Atom
     inputs = tuple(numbers[key] for key in input_names)
     unit = PLACEHOLDER_RE.sub(lambda m: words[m.group(1)], template.unit)
     answer_index = len(inputs) + len(steps) - 1
+    problem_id = (
+        problem_id or f"builtin-{hashlib.blake2b(text.encode(), digest_size=6).hexdigest()}"
+    )
     return make_problem(problem_id, text, inputs, slots, steps, answer_index, answer_unit=unit)
 
 
@@ -265,7 +271,7 @@ def generate_pool(n: int, seed: int | str, one_step_fraction: float = 0.5) -> li
     """n problems, a pure function of (n, seed, one_step_fraction)."""
     rng = random.Random(f"builtin/{seed}")
     pool = []
-    for index in range(n):
+    for _ in range(n):
         templates = ONE_STEP if rng.random() < one_step_fraction else TWO_STEP
-        pool.append(instantiate(rng.choice(templates), rng, f"builtin-{seed}#{index}"))
+        pool.append(instantiate(rng.choice(templates), rng))
     return pool

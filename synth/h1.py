@@ -58,6 +58,10 @@ class H1Config(BaseModel):
     """Hub split; defaults to "train" for purpose train and "test" for purpose eval."""
     max_horizon: int = Field(8, ge=1)
     """The largest horizon on the curriculum axis (sample() accepts any horizon >= 1)."""
+    problem_steps_values: tuple[int, ...] | None = None
+    """When set, `problem_steps` becomes an axis raised before the horizon: every problem of a
+    chain takes at most that many operations (built-in problems take 1 or 2, GSM8K's 2 to 8).
+    (problem_steps=1, horizon=1) is then one operation on small numbers."""
     limit: int | None = Field(None, ge=1)
     """Read only the first `limit` source rows (quick runs and tests); None reads all."""
     builtin_pool_size: int = Field(5000, ge=1)
@@ -97,6 +101,8 @@ class H1Level(BaseModel):
 
     horizon: int = Field(ge=1)
     """Problems per chain; each one after the first uses the previous answer."""
+    problem_steps: int | None = Field(None, ge=1)
+    """Most operations per problem (an axis only when `problem_steps_values` is set)."""
 
 
 @dataclass(frozen=True)
@@ -149,9 +155,13 @@ def _load_source(source, purpose, split, limit, pool_size, one_step_fraction, bu
     from synth.builtin_problems import generate_pool
 
     if source == "builtin":
-        pool_seed = builtin_seed if purpose == "train" else f"{builtin_seed}/eval"
-        problems = generate_pool(limit or pool_size, pool_seed, one_step_fraction)
-        tag, stats = "builtin" if purpose == "train" else "builtin-eval", None
+        problems = generate_pool(limit or pool_size, builtin_seed, one_step_fraction)
+        tag, stats = "builtin", None
+        if purpose == "eval":  # another pool, without any problem of the training pool
+            seen = {problem.id for problem in problems}
+            drawn = generate_pool(limit or pool_size, f"{builtin_seed}/eval", one_step_fraction)
+            problems = [problem for problem in drawn if problem.id not in seen]
+            tag = "builtin-eval"
     elif source.startswith("hub:"):
         dataset_id, _, hub_config = source[4:].partition(":")
         split = split or ("train" if purpose == "train" else "test")
@@ -230,6 +240,7 @@ class H1Generator:
         self.config = config if config is not None else H1Config(**fields)
         check_source(self.config)
         self._fragments: dict[str, str] = {}
+        self._by_steps: dict[int, tuple[tuple, tuple]] = {}
         head = {"generator": "h1", "source": self.config.source, "purpose": self.config.purpose}
         self._meta_head = _compact(head)[1:-1]
 
@@ -254,7 +265,29 @@ class H1Generator:
         return f"h1 source {stats.summary() if stats else self.source.tag}"
 
     def axes(self) -> list[Axis]:
-        return [Axis("horizon", tuple(range(1, self.config.max_horizon + 1)))]
+        horizon = Axis("horizon", tuple(range(1, self.config.max_horizon + 1)))
+        if self.config.problem_steps_values is None:
+            return [horizon]
+        return [Axis("problem_steps", self.config.problem_steps_values), horizon]
+
+    def source_ids(self) -> set[str]:
+        """Ids of every source problem a chain of this generator may use."""
+        return {problem.id for problem in self.source.problems}
+
+    def _pools(self, max_steps: int | None) -> tuple[tuple, tuple]:
+        """(problems, targets) of at most `max_steps` operations (all of them for None)."""
+        if max_steps is None:
+            return self.source.problems, self.source.targets
+        if max_steps not in self._by_steps:
+            problems = tuple(p for p in self.source.problems if len(p.steps) <= max_steps)
+            targets = tuple(p for p in problems if p.target_slots)
+            if not problems or not targets:
+                raise ValueError(
+                    f"h1: source {self.config.source!r} has no problem of at most {max_steps} "
+                    "operations that can carry a dependency; raise problem_steps"
+                )
+            self._by_steps[max_steps] = (problems, targets)
+        return self._by_steps[max_steps]
 
     def sample(self, level: dict[str, int], n: int, seed: int) -> list[Task]:
         return self.sample_range(level, 0, n, seed)
@@ -269,19 +302,25 @@ class H1Generator:
         check_level(self, level)
         if "horizon" not in level:
             raise ValueError(f"h1 level needs a horizon, got {level}")
-        horizon = level["horizon"]
-        return [self.make_chain(horizon, seed, index) for index in range(start, stop)]
+        steps_axis = self.config.problem_steps_values is not None
+        if steps_axis and "problem_steps" not in level:
+            raise ValueError(f"h1 level needs problem_steps (an axis here), got {level}")
+        horizon, max_steps = level["horizon"], level.get("problem_steps")
+        return [self.make_chain(horizon, seed, index, max_steps) for index in range(start, stop)]
 
-    def make_chain(self, horizon: int, seed: int, index: int) -> Task:
-        """Chain `index` of the (horizon, seed) stream: a pure function of its arguments."""
-        rng = random.Random(f"h1/{seed}/{horizon}/{index}")
-        first = rng.choice(self.source.problems)
+    def make_chain(self, horizon: int, seed: int, index: int, max_steps: int | None = None) -> Task:
+        """Chain `index` of the (horizon, seed) stream: a pure function of its arguments.
+        `max_steps` limits every problem to that many operations (the problem_steps axis)."""
+        problems, targets = self._pools(max_steps)
+        steps_key = "" if max_steps is None else f"/p{max_steps}"
+        rng = random.Random(f"h1/{seed}/{horizon}/{index}{steps_key}")
+        first = rng.choice(problems)
         links: list[Link] = []
         previous, used = first.answer, {first.id}
         for position in range(2, horizon + 1):
             chosen = None
             for attempt in range(LINK_ATTEMPTS):
-                problem = rng.choice(self.source.targets)
+                problem = rng.choice(targets)
                 if problem.id in used and attempt < LINK_ATTEMPTS // 2:
                     continue
                 chosen = link(problem, previous, rng, self.config)
@@ -295,9 +334,11 @@ class H1Generator:
             links.append(chosen)
             used.add(chosen.problem.id)
             previous = chosen.answer
-        return self._task(first, links, horizon, seed, index)
+        return self._task(first, links, horizon, seed, index, max_steps)
 
-    def _task(self, first: AtomicProblem, links: list[Link], horizon, seed, index) -> Task:
+    def _task(
+        self, first: AtomicProblem, links: list[Link], horizon, seed, index, max_steps=None
+    ) -> Task:
         texts = [f"Problem 1: {first.text}"]
         # meta is assembled from per-problem JSON fragments serialised once: encoding the
         # static programs for every chain was a third of the sampling time.
@@ -324,10 +365,15 @@ class H1Generator:
             f'{{{self._meta_head},"horizon":{horizon},"seed":{seed},"index":{index},'
             f'"problems":[{",".join(trace)}],"answers":["{answers_json}"]}}'
         )
+        level = {"horizon": horizon}
+        steps_tag = ""
+        if max_steps is not None:
+            level["problem_steps"] = max_steps
+            steps_tag = f"-p{max_steps}"
         return Task(
-            id=f"h1-{self.source.tag}-h{horizon}-s{seed}-{index}",
+            id=f"h1-{self.source.tag}-h{horizon}{steps_tag}-s{seed}-{index}",
             task="h1",
-            level={"horizon": horizon},
+            level=level,
             prompt=self._messages(texts),
             answer=answers[-1],
             reward="math",

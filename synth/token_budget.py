@@ -221,8 +221,25 @@ DOCUMENTS_MARKER = "\x00longhorizon-documents\x00"
 SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*(?=\s|$)")
 
 
+MIN_SLACK_TOKENS = 32  # a passage header and a title: what a cut document cannot go below
+
+
+def lowest_fill(target: int, tolerance: float) -> float:
+    """The fewest tokens a prompt for `target` may hold: `tolerance` below it, but never less
+    than MIN_SLACK_TOKENS below (1 % of a 1,024-token budget is shorter than one header)."""
+    return target - max(tolerance * target, MIN_SLACK_TOKENS)
+
+
 class ItemTooLong(ValueError):
     """The item's own documents alone do not fit the budget (a counted skip, not an error)."""
+
+    def __init__(self, tokens: int) -> None:
+        super().__init__(f"own documents take {tokens} tokens")
+        self.tokens = tokens
+
+
+class NoInsertionPoints(ValueError):
+    """Too few sentence ends in the documents for the inserts (a counted skip, not an error)."""
 
 
 @dataclass
@@ -257,7 +274,7 @@ def _insertion_points(
             offset = rng.choice(ends)
             taken.append(offset)
             points.append((doc, offset))
-    raise ValueError(f"found only {len(points)} free sentence ends for {count} insertions")
+    raise NoInsertionPoints(f"found only {len(points)} free sentence ends for {count} insertions")
 
 
 def _place(rng: random.Random, own: int, filler: int, placement: str, sigma: float) -> list[int]:
@@ -319,7 +336,8 @@ def build_context(
     sigma: float = 0.3,
 ) -> Context:
     """A [system, user] prompt `head + passages + "\\n\\n" + tail` whose token count lies in
-    [(1 - tolerance) * target, target]; `inserts` go after distinct random sentence ends."""
+    [lowest_fill(target, tolerance), target]; `inserts` go after distinct random sentence
+    ends."""
     skeleton = [
         {"role": "system", "content": system},
         {"role": "user", "content": head + DOCUMENTS_MARKER + "\n\n" + tail},
@@ -339,7 +357,7 @@ def build_context(
     tokens = counter.bodies(bodies)
     spent = fixed + counter.headers(len(bodies)) + sum(tokens)
     if spent + reserve > target:
-        raise ItemTooLong(f"own documents take {spent - fixed} tokens")
+        raise ItemTooLong(spent - fixed)
     draws = pool.draw(rng, {title for title, _ in own})
     fill = fill_whole(draws, target - spent - reserve, len(bodies), counter)
     bodies += [pool.bodies[i] for i in fill.indices]
@@ -367,7 +385,7 @@ def build_context(
         if cut[0] != pool.bodies[index]:
             break
     prompt_tokens = total()
-    if not (1 - tolerance) * target <= prompt_tokens <= target:
+    if not lowest_fill(target, tolerance) <= prompt_tokens <= target:
         raise ValueError(
             f"prompt holds {prompt_tokens} tokens for a target of {target} (filler has "
             f"{len(pool)} documents): give a larger filler corpus or lower context_tokens"

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from synth import get_generator, tasks_from_dataset, tasks_to_dataset
-from synth.keychain import KeyChainGenerator, MultiHopGenerator
+from synth.keychain import KeyChainGenerator
+from synth.multihop import MultiHopGenerator
 from synth.token_budget import TokenCounter, lazy_permutation, load_counting_tokenizer
 
 # A pair as a reader sees it: {"key": "value"} with JSON string escapes inside the value.
@@ -262,3 +263,38 @@ def test_cli_writes_a_dataset(sources, tmp_path):
     assert all(task.meta_dict()["key_format"] == "hex8" for task in tasks)
     assert main(["multihop", "--source", "musique:/no/such/file", "--context-tokens", "4096",
                  "--n", "1", "--out", str(tmp_path / "m")]) == 2  # fmt: skip
+
+
+def test_small_contexts_keep_the_supporting_passages(sources):
+    """1,024 tokens: an item's non-supporting paragraphs are left out, its supporting ones stay,
+    and the record asks for (and rewards) the boxed answer alone when think=False."""
+    generator = get_generator("keychain", think=False, verify_token_count="always", **sources)
+    tasks = generator.sample({"context_tokens": 1024, "num_chains": 2}, n=6, seed=0)
+    assert len({task.id for task in tasks}) == 6
+    for task in tasks:
+        meta = task.meta_dict()
+        assert 1024 - 32 <= meta["prompt_tokens"] <= 1024
+        assert len(meta["supporting_passages"]) >= 1
+        assert set(meta["supporting_passages"]) <= set(meta["own_passages"])
+        assert task.reward == "qa_two_way_substring_no_think"
+        assert "<think>" not in task.prompt[0]["content"]
+    assert (
+        get_generator("keychain", **sources)
+        .sample({"context_tokens": 4096, "num_chains": 2}, n=1, seed=0)[0]
+        .reward
+        == "qa_two_way_substring"
+    )
+
+
+def test_a_budget_too_small_says_why_in_one_line(sources):
+    multihop = get_generator("multihop", **sources)
+    keychain = get_generator("keychain", think=False, **sources)
+    cases = [
+        (multihop, {"context_tokens": 64}, "cannot hold the instructions"),
+        (keychain, {"context_tokens": 1024, "num_chains": 16}, "key-value pairs"),
+    ]
+    for generator, level, reason in cases:
+        with pytest.raises(ValueError) as error:
+            generator.sample(level, n=1, seed=0)
+        message = str(error.value)
+        assert reason in message and "raise context_tokens" in message and "\n" not in message

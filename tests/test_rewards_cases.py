@@ -186,6 +186,7 @@ def test_registry_names_and_error():
     assert set(REWARDS) == {
         "math",
         "qa_two_way_substring",
+        "qa_two_way_substring_no_think",
         "qa_exact_match",
         "qa_f1",
         "format",
