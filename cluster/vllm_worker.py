@@ -99,6 +99,13 @@ class VLLMEngine(EngineBase):
             # raw distribution, and the ratio at step 0 was then 1.13 at T=0.7, not 1.
             logprobs_mode="processed_logprobs",
         )
+        if not config.on_gpu:
+            # A prefill split across engine steps discards its sample and rewinds the request's
+            # seeded generator, which CPU generators cannot do ("CPU Generator does not use
+            # offset": seeded batches of 64 x 4 crashed). Unsplit prefills need a step budget
+            # of at least one whole prompt.
+            engine_args["enable_chunked_prefill"] = False
+            engine_args["max_num_batched_tokens"] = max(config.max_model_len, 2048)
         if config.kv_cache_gib is not None:
             engine_args["kv_cache_memory_bytes"] = int(config.kv_cache_gib * 2**30)
         else:

@@ -1,9 +1,11 @@
-"""Run checkpoints: `runs/<name>/checkpoints/step-<N>/`, written atomically.
+"""Run checkpoints: `runs/<name>/checkpoints/step-<N>/`, written atomically, and `runs/<name>/best/`.
 
-A checkpoint directory holds the learner's files (policy, optimizer, scheduler, its RNG)
-under `learner/` and the driver's state (step, curriculum, driver RNG) in `driver.json`.
-It is written under a temporary name and renamed into place, so a run killed mid-write
-leaves either the previous checkpoint or the new one, never half of one.
+A checkpoint directory is the learner's (rl/learners/checkpoint.py): a plain Hugging Face model
+directory that transformers and vLLM load as it is, plus trainer_state.pt; the driver adds its
+state (step, curriculum, evaluation) as `driver.json`, the completion marker. It is written under
+a temporary name and renamed into place, so a run killed mid-write leaves either the previous
+checkpoint or the new one, never half of one. `best/` holds the policy that scored highest on
+the run's evaluation metric (h1's protocol), as a model directory too.
 """
 
 from __future__ import annotations
@@ -35,11 +37,12 @@ def latest_checkpoint(root: Path) -> Path | None:
 
 
 def staging_dir(root: Path, step: int) -> Path:
-    """An empty directory to write step `step` into; `commit` moves it into place."""
+    """Where to write step `step` (absent: the learner's save creates it); `commit` moves it
+    into place."""
     tmp = Path(root) / f".step-{step}.tmp"
     if tmp.exists():
         shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
     return tmp
 
 
@@ -58,3 +61,26 @@ def commit(root: Path, tmp: Path, step: int, driver_state: dict[str, Any], keep_
 
 def read_driver_state(path: Path) -> dict[str, Any]:
     return json.loads((Path(path) / "driver.json").read_text())
+
+
+def model_directory(spec: str) -> str:
+    """What a `--model` names, as a path or Hub id that transformers and vLLM load: a run
+    directory (its best policy, else its last checkpoint), a checkpoint or model directory, or
+    a name `models.resolve_model` knows (embedded, tiny, a Hub id). ValueError: one line."""
+    from models import resolve_model
+
+    path = Path(spec).expanduser()
+    if not path.is_dir():
+        return resolve_model(spec)
+    if (path / "checkpoints").is_dir() or (path / "best").is_dir():  # a run directory
+        if (path / "best" / "config.json").exists():
+            return str(path / "best")
+        latest = latest_checkpoint(path / "checkpoints")
+        if latest is None:
+            raise ValueError(f"run {path} has no checkpoint yet (no best/, no checkpoints/step-N/)")
+        path = latest
+    if not (path / "config.json").exists():
+        raise ValueError(f"{path} is not a model directory: it has no config.json")
+    if not any(path.glob("*.safetensors")) and not any(path.glob("*.bin")):
+        raise ValueError(f"checkpoint {path} has no weights (no *.safetensors or *.bin)")
+    return str(path)

@@ -82,6 +82,34 @@ class CheckpointConfig(BaseModel):
     """How many checkpoints to keep on disk."""
 
 
+class EvalConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sets: dict[str, str] = {}
+    """Name -> held-out data set (rl/eval_data.py: a dataset directory, a JSONL of tasks, or
+    `NAME:axis=value,...,n=N,seed=S`). Empty: no evaluation."""
+    every_steps: int = Field(default=0, ge=0)
+    """Evaluate after every N steps (and always after the last); 0: after the last only."""
+    samples: int = Field(default=4, ge=1)
+    """Completions per item (K): pass@1 is their mean reward (avg@K)."""
+    temperature: float | None = Field(default=None, gt=0)
+    """Sampling temperature; None: the run's sampling.temperature."""
+    top_p: float = Field(default=1.0, gt=0, le=1)
+    """Nucleus mass for evaluation samples."""
+    max_tokens: int | None = Field(default=None, ge=1)
+    """Most new tokens per sample; None: the run's sampling.max_tokens."""
+    seed: int = 1234
+    """Sampling seed: the same samples' randomness at every evaluation, so scores move with the
+    policy, not the dice."""
+    select: str | None = None
+    """The set whose pass@1 picks the run's `best` policy; None: the mean over all sets."""
+    base: Literal["cache", "compute", "skip"] = "cache"
+    """The starting model's score: reused from the cache (keyed by model, set and sampling) or
+    computed at step 0 and cached; skip leaves it out."""
+    solved_at: float = Field(default=1.0, gt=0, le=1)
+    """A sample counts as solved for pass@k when its reward reaches this."""
+
+
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -117,6 +145,8 @@ class RunConfig(BaseModel):
     tasks: dict[str, TaskConfig] = {"h1": TaskConfig(generator="h1")}
     """Task name -> generator, its options and reward. Names are what the curriculum mixes."""
     curriculum: CurriculumConfig = CurriculumConfig()
+    eval: EvalConfig = EvalConfig()
+    """Held-out evaluation during the run; the best policy by it is kept as the run's `best`."""
     logging: LoggingConfig = LoggingConfig()
     checkpoint: CheckpointConfig = CheckpointConfig()
 
@@ -153,6 +183,17 @@ class RunConfig(BaseModel):
             raise ValueError(
                 f"trainer.warmup_steps={self.trainer.warmup_steps} >= the {schedule_steps} steps "
                 "the LR schedule spans: lower trainer.warmup_steps or raise steps"
+            )
+        if self.eval.select is not None and self.eval.select not in self.eval.sets:
+            raise ValueError(
+                f"eval.select={self.eval.select!r} is not one of eval.sets "
+                f"({', '.join(self.eval.sets) or 'none declared'})"
+            )
+        eval_tokens = self.eval.max_tokens or self.sampling.max_tokens
+        if self.eval.sets and eval_tokens >= self.rollout.max_model_len:
+            raise ValueError(
+                f"eval.max_tokens={eval_tokens} leaves no room for a prompt in "
+                f"rollout.max_model_len={self.rollout.max_model_len}"
             )
         check_registries(self)
         return self

@@ -7,7 +7,7 @@ Components, none of which knows this module:
   - a learner Ray actor (rl/learners/) takes one optimizer step per batch and hands back its
     weights; the pool loads them, and the curriculum observes every group's rewards.
 With `max_staleness=1`, rollouts for step t+1 are sampled while step t trains (one step off
-policy); `Prefetch` owns that overlap. Checkpoints hold the learner, the curriculum, the step and
+policy); `Prefetch` (rl/prefetch.py) owns that overlap. Checkpoints hold the learner, the curriculum, the step and
 the next step's choices, so a resumed run makes exactly the data choices of an uninterrupted one.
 """
 
@@ -18,7 +18,6 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +34,10 @@ from rl import checkpoints
 from rl.collect import Batch, Collector
 from rl.config import RunConfig
 from rl.config_io import dump_config
+from rl.eval_loop import Evaluator, flat_metrics
 from rl.learners import GRPOLearner
 from rl.learners.advantages import group_advantages
+from rl.prefetch import Prefetch
 from rl.rundir import MetricsLogger, default_run_name, make_run_dir, read_metrics
 from rl.scoring import Scorer
 from rl.step_metrics import batch_metrics, curriculum_results, level_key
@@ -100,6 +101,7 @@ class Components:
     scorer: Scorer
     pool: RolloutPool
     learner: Any  # a Ray actor handle of a rl.learners learner
+    evaluator: Evaluator
 
 
 def build(config: RunConfig) -> Components:
@@ -112,10 +114,13 @@ def build(config: RunConfig) -> Components:
         config.curriculum, {name: g.axes() for name, g in generators.items()}, seed=config.seed
     )
     scorer = Scorer({name: task.reward for name, task in config.tasks.items()})
+    evaluator = Evaluator(
+        config, model_path, generators
+    )  # before engines start: bad sets fail fast
     pool = RolloutPool(config.rollout, model_path)
     learner = make_learner(config, model_path)
     collector = Collector(config, generators, curriculum, scorer, pool)
-    return Components(collector, curriculum, scorer, pool, learner)
+    return Components(collector, curriculum, scorer, pool, learner, evaluator)
 
 
 def start_ray(config: RunConfig) -> bool:
@@ -125,59 +130,6 @@ def start_ray(config: RunConfig) -> bool:
     ray_config = config.ray
     store = object_store_bytes(resolve_model(config.model), ray_config.object_store_gib)
     return init_ray(ray_config.address, ray_config.num_cpus, ray_config.dashboard, store)
-
-
-class Prefetch:
-    """The one owner of the overlap state: which step's tasks are chosen, and their rollouts.
-
-    With overlap (max_staleness=1) `start(t + 1)` chooses step t+1's tasks (before step t's
-    rewards reach the curriculum, so the order of choices is fixed and runs repeat) and samples
-    them in a background thread while step t trains; `wait()` blocks until that sampling is
-    done, since the pool must be idle before its weights move. Without overlap every step's
-    batch is collected when `take` asks for it.
-    """
-
-    def __init__(self, collector: Collector, overlap: bool, prompts_per_step: int) -> None:
-        self.collector = collector
-        self.prompts_per_step = prompts_per_step
-        self._executor = ThreadPoolExecutor(max_workers=1) if overlap else None
-        self._chosen: Batch | None = None  # the next step's tasks, chosen ahead
-        self._future: Future | None = None
-        self._ready: tuple[Batch, Batch] | None = None
-
-    def restore(self, step: int, choices: list | None) -> None:
-        """Rebuild the tasks of `step` from choices a checkpoint saved (overlap mode)."""
-        if choices is not None:
-            levels = [(name, dict(level)) for name, level in choices]
-            self._chosen = self.collector.make_tasks(step, levels)
-
-    def take(self, step: int) -> tuple[Batch, Batch]:
-        """Step `step`'s (training batch, every group observed): sampled ahead, or now."""
-        if self._ready is not None:
-            batches, self._ready = self._ready, None
-        else:
-            batches = self.collector.collect(step, self._chosen)
-        self._chosen = None
-        return batches
-
-    def start(self, step: int) -> None:
-        """Choose `step`'s tasks and sample them in the background (overlap mode only)."""
-        if self._executor is None:
-            return
-        self._chosen = self.collector.choose(step, self.prompts_per_step)
-        self._future = self._executor.submit(self.collector.collect, step, self._chosen)
-
-    def wait(self) -> None:
-        if self._future is not None:
-            self._ready, self._future = self._future.result(), None
-
-    def pending_choices(self) -> list | None:
-        """The chosen next step's (task, level) list, for a checkpoint."""
-        return self._chosen.choices if self._chosen is not None else None
-
-    def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown()
 
 
 class Driver:
@@ -191,6 +143,7 @@ class Driver:
         self.scorer = parts.scorer
         self.pool = parts.pool
         self.learner = parts.learner
+        self.evaluator = parts.evaluator
         self.metrics = metrics
         self.start_step = 0
         self.pending_choices: list | None = None  # step start_step's choices, from a checkpoint
@@ -202,9 +155,10 @@ class Driver:
             log.info("no checkpoint in %s: starting from step 0", self.run_dir)
             return
         state = checkpoints.read_driver_state(latest)
-        ray.get(self.learner.load.remote(str(latest / "learner")))
+        ray.get(self.learner.load.remote(str(latest)))
         self.curriculum.load_state_dict(state["curriculum"])
         self.scorer.errors = state.get("reward_errors", 0)
+        self.evaluator.load_state_dict(state.get("eval"))
         self.pending_choices = state.get("pending_choices")
         self.start_step = state["step"] + 1
         version = self.sync_weights(state["policy_version"])
@@ -214,12 +168,13 @@ class Driver:
     def save(self, step: int, policy_version: int, pending_choices: list | None) -> None:
         root = self.run_dir / "checkpoints"
         tmp = checkpoints.staging_dir(root, step)
-        ray.get(self.learner.save.remote(str(tmp / "learner")))
+        ray.get(self.learner.save.remote(str(tmp)))
         state = {
             "step": step,
             "policy_version": policy_version,
             "curriculum": self.curriculum.state_dict(),
             "reward_errors": self.scorer.errors,
+            "eval": self.evaluator.state_dict(),
             "pending_choices": pending_choices,
         }
         checkpoints.commit(root, tmp, step, state, self.config.checkpoint.keep_last)
@@ -256,14 +211,37 @@ class Driver:
             initial=self.start_step,
             total=config.steps,
         )
+        base = self.evaluate_base()
         try:
             for step in bar:
                 record = self.train_step(step, prefetch)
+                if step == self.start_step:
+                    record.update(base)
                 self.log_step(step, record, bar)
                 if self.checkpoint_due(step):
                     self.save(step, step + 1, prefetch.pending_choices())
         finally:
             prefetch.close()
+
+    def evaluate_base(self) -> dict[str, float]:
+        """The starting model's held-out scores (once, at step 0), as `eval_base/...` metrics."""
+        if self.start_step != 0 or not self.evaluator.enabled:
+            return {}
+        base = self.evaluator.evaluate_base(self.pool)
+        return flat_metrics(base, prefix="eval_base") if base else {}
+
+    def evaluate(self, step: int) -> dict[str, Any]:
+        """Held-out scores of the policy after update `step`; a new best is written to best/."""
+        if not self.evaluator.due(step, self.config.steps):
+            return {}
+        timer = time.perf_counter()
+        metrics, improved = self.evaluator.evaluate(self.pool, step)
+        if improved:
+            ray.get(self.learner.save_policy.remote(str(self.run_dir / "best")))
+            best = {key: self.evaluator.best[key] for key in ("step", "updates", "value")}
+            (self.run_dir / "best" / "best.json").write_text(json.dumps(best) + "\n")
+        log.info("eval after step %d: %.3f%s", step, metrics["eval/select"], " (best)" * improved)
+        return {**metrics, "time/eval": time.perf_counter() - timer}
 
     def train_step(self, step: int, prefetch: Prefetch) -> dict[str, Any]:
         """Roll out (or take the prefetched batch), update, publish weights, observe; the record."""
@@ -280,8 +258,10 @@ class Driver:
         versions = self.sync_weights(step + 1)
         seconds_sync = time.perf_counter() - timer
         self.curriculum.observe(curriculum_results(observed))
+        evaluation = self.evaluate(step)  # the pool is idle and holds the new weights
 
         record = batch_metrics(train, observed)
+        record.update(evaluation)
         record.update({f"train/{key}": value for key, value in learner_metrics.items()})
         record.update(self.curriculum.metrics())
         levels = self.curriculum.current_levels()
@@ -355,7 +335,10 @@ def run(config: RunConfig, resume: bool = False) -> int:
     try:
         with running(config, run_dir, metrics, resume) as driver:
             driver.run()
+            evaluation = driver.evaluator.summary()
     finally:
         metrics.close()
     print(render_summary(read_metrics(run_dir / "metrics.jsonl"), str(run_dir)))
+    if evaluation:
+        print(evaluation)
     return 0

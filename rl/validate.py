@@ -70,6 +70,37 @@ def check_curriculum(config: Any) -> None:
         raise ValueError(f"curriculum: {error}") from None
 
 
+def check_eval_sets(config: Any) -> None:
+    """A generator spec in eval.sets names a registered generator, its axes and options (the
+    set itself is sampled when the run starts); a path must exist."""
+    from pathlib import Path
+
+    from rl.eval_data import EvalDataError, parse_spec
+    from synth import GENERATORS
+
+    for name, spec in config.eval.sets.items():
+        try:
+            parsed = parse_spec(spec, config.tasks)
+        except EvalDataError as error:
+            raise ValueError(f"eval.sets.{name}: {error}") from None
+        if parsed is None:
+            if not Path(spec).expanduser().exists():
+                raise ValueError(
+                    f"eval.sets.{name}: {spec!r} is neither a path nor NAME:axis=value,... for "
+                    f"a generator ({', '.join(sorted(GENERATORS))})"
+                )
+            continue
+        generator, values = parsed
+        cls = GENERATORS[generator]
+        known = {*cls.level_class.model_fields, *cls.config_class.model_fields, "n", "seed"}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(
+                f"eval.sets.{name}: unknown keys {unknown} for {generator}; "
+                f"axes: {sorted(cls.level_class.model_fields)}, and n, seed, or an option"
+            )
+
+
 def check_registries(config: Any) -> None:
     """Every registry-level check of a RunConfig, in the order a user would fix them; fills
     each task's options with its generator's defaults."""
@@ -77,3 +108,4 @@ def check_registries(config: Any) -> None:
         task.options = validated_options(name, task.generator, task.options)
         check_reward(name, task.reward)
     check_curriculum(config)
+    check_eval_sets(config)

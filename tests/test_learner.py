@@ -139,7 +139,7 @@ def test_save_load_round_trip_resumes_exactly(tiny_model_path, gsm8k_rows, tmp_p
     for name, weight in first.weights().items():
         assert torch.equal(second.weights()[name], weight), name
 
-    reloaded = AutoModelForCausalLM.from_pretrained(tmp_path / "ckpt" / "policy")
+    reloaded = AutoModelForCausalLM.from_pretrained(tmp_path / "ckpt")  # a plain HF directory
     assert reloaded.config.tie_word_embeddings and reloaded.lm_head.weight.shape[0] > 0
 
 

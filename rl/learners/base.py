@@ -377,9 +377,14 @@ class LearnerBase:
         checkpoint.load_learner_state(self, state)
 
     def save(self, path: str | Path) -> None:
-        """Write `path/policy` (an HF checkpoint vLLM can load) and `path/trainer_state.pt`,
-        atomically (rl/learners/checkpoint.py). Under FSDP every rank must call it."""
+        """Write `path` as an HF model directory (transformers and vLLM load it as it is) plus
+        `trainer_state.pt`, atomically (rl/learners/checkpoint.py). Under FSDP every rank must
+        call it."""
         checkpoint.save(self, Path(path))
+
+    def save_policy(self, path: str | Path) -> None:
+        """Only the policy, as an HF model directory (no optimizer): a run's `best`."""
+        checkpoint.save_policy(self, Path(path))
 
     def load(self, path: str | Path) -> None:
         """Restore a checkpoint written by `save`."""

@@ -1,8 +1,8 @@
 """A learner's state (weights, optimizer, schedule, RNG) and its checkpoint directories on disk.
 
-Layout of a checkpoint directory:
-    policy/            config.json, generation_config.json, tokenizer files, model.safetensors
-                       (HF names; loadable by transformers and vLLM as a model path)
+Layout of a checkpoint directory, a plain Hugging Face model directory that transformers and
+vLLM load as it is, plus the trainer's state:
+    config.json, generation_config.json, tokenizer files, model.safetensors (HF names)
     trainer_state.pt   optimizer, LR schedule, steps_done, RNG states, the TrainerConfig (JSON)
 The directory is first written as a hidden sibling (`.NAME.tmp`) and renamed into place, so a
 crash never leaves a half-written checkpoint under the final name. Replacing an existing
@@ -23,29 +23,17 @@ from rl.learners import sharding
 
 log = logging.getLogger(__name__)
 
-POLICY_DIR = "policy"
 TRAINER_STATE = "trainer_state.pt"
 
 
-def save(learner: Any, path: Path) -> None:
-    """Write `learner`'s state to `path` (a rl.learners.LearnerBase; only rank 0 writes)."""
-    from safetensors.torch import save_file
-
-    state = learner.state_dict()  # a collective under FSDP: every rank gets here
-    if learner.rank != 0:
-        return
+def _replace_atomically(path: Path, write) -> None:
+    """Write into a hidden sibling with `write(directory)`, then rename it to `path`: a crash
+    never leaves a half-written directory under the final name."""
     staging = path.with_name(f".{path.name}.tmp")
     if staging.exists():
         shutil.rmtree(staging)
-    policy_dir = staging / POLICY_DIR
-    policy_dir.mkdir(parents=True)
-    save_file(state.pop("model"), str(policy_dir / "model.safetensors"), metadata={"format": "pt"})
-    learner.model.config.save_pretrained(policy_dir)
-    if learner.model.generation_config is not None:
-        learner.model.generation_config.save_pretrained(policy_dir)
-    learner.tokenizer.save_pretrained(policy_dir)
-    state["config"] = learner.config.model_dump(mode="json")
-    torch.save(state, staging / TRAINER_STATE)
+    staging.mkdir(parents=True)
+    write(staging)
     if path.exists():
         previous = path.with_name(f".{path.name}.old")
         if previous.exists():
@@ -55,18 +43,51 @@ def save(learner: Any, path: Path) -> None:
         shutil.rmtree(previous)
     else:
         staging.rename(path)
+
+
+def _write_policy(learner: Any, weights: dict[str, torch.Tensor], directory: Path) -> None:
+    """An HF model directory: safetensors (HF names), config, generation config, tokenizer."""
+    from safetensors.torch import save_file
+
+    save_file(weights, str(directory / "model.safetensors"), metadata={"format": "pt"})
+    learner.model.config.save_pretrained(directory)
+    if learner.model.generation_config is not None:
+        learner.model.generation_config.save_pretrained(directory)
+    learner.tokenizer.save_pretrained(directory)
+
+
+def save(learner: Any, path: Path) -> None:
+    """Write `learner`'s whole state to `path` (a rl.learners.LearnerBase; only rank 0 writes):
+    an HF model directory plus trainer_state.pt."""
+    state = learner.state_dict()  # a collective under FSDP: every rank gets here
+    if learner.rank != 0:
+        return
+    state["config"] = learner.config.model_dump(mode="json")
+
+    def write(directory: Path) -> None:
+        _write_policy(learner, state.pop("model"), directory)
+        torch.save(state, directory / TRAINER_STATE)
+
+    _replace_atomically(path, write)
     log.info("saved learner step %d to %s", learner.steps_done, path)
+
+
+def save_policy(learner: Any, path: Path) -> None:
+    """Only the policy, as an HF model directory (a run's `best`); a collective under FSDP."""
+    weights = learner.weights(copy=False)
+    if learner.rank == 0:
+        _replace_atomically(path, lambda directory: _write_policy(learner, weights, directory))
 
 
 def load(learner: Any, path: Path) -> None:
     """Restore `learner` from a directory written by `save`."""
     from safetensors.torch import load_file
 
-    policy_files = sorted((path / POLICY_DIR).glob("*.safetensors"))
+    policy_files = sorted(path.glob("*.safetensors"))
     if not policy_files or not (path / TRAINER_STATE).exists():
         raise ValueError(
-            f"{path} is not a learner checkpoint (no {POLICY_DIR}/*.safetensors or "
-            f"{TRAINER_STATE}): pass a directory written by a learner's save"
+            f"{path} is not a learner checkpoint (no *.safetensors or {TRAINER_STATE}): pass a "
+            "directory written by a learner's save"
         )
     state = torch.load(path / TRAINER_STATE, map_location="cpu", weights_only=True)
     if state.get("config") != learner.config.model_dump(mode="json"):
