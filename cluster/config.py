@@ -12,6 +12,17 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
+def native_bf16() -> bool:
+    """Whether this machine's CPU multiplies bfloat16 natively (AMX-BF16 or AVX512-BF16, read
+    from /proc/cpuinfo; False where that file does not exist)."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            flags = cpuinfo.read()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
 class RolloutConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -27,9 +38,10 @@ class RolloutConfig(BaseModel):
     placement group of tensor_parallel_size one-GPU bundles instead."""
     tensor_parallel_size: int = Field(default=1, ge=1)
     """vLLM tensor parallelism inside one worker (GPU only)."""
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    """Engine dtype; `auto` is float32 on CPU and bfloat16 on GPU. On CPUs with AMX-BF16,
-    `bfloat16` decodes ~1.6x faster (docs/cluster.md); float32 stays the portable default."""
+    dtype: Literal["auto", "fast", "float32", "bfloat16", "float16"] = "auto"
+    """Engine dtype; `auto` is float32 on CPU and bfloat16 on GPU; `fast` is bfloat16 wherever
+    the hardware computes it natively (a GPU, or a CPU with AMX-BF16 or AVX512-BF16, where
+    vLLM decodes ~1.6x faster, docs/cluster.md), float32 elsewhere."""
     max_model_len: int = Field(default=2048, ge=16)
     """Longest prompt plus completion, in tokens; longer prompts are rejected."""
     kv_cache_gib: float | None = Field(default=1.0, gt=0.0)
@@ -74,10 +86,13 @@ class RolloutConfig(BaseModel):
         return self.gpus_per_worker > 0
 
     def engine_dtype(self) -> str:
-        """The concrete dtype: `auto` resolves to float32 on CPU and bfloat16 on GPU."""
-        if self.dtype != "auto":
-            return self.dtype
-        return "bfloat16" if self.on_gpu else "float32"
+        """The concrete dtype: `auto` resolves to float32 on CPU and bfloat16 on GPU, `fast` to
+        bfloat16 on GPU or a CPU with native bf16 (`native_bf16`), float32 elsewhere."""
+        if self.dtype == "auto":
+            return "bfloat16" if self.on_gpu else "float32"
+        if self.dtype == "fast":
+            return "bfloat16" if self.on_gpu or native_bf16() else "float32"
+        return self.dtype
 
 
 class SamplingConfig(BaseModel):
@@ -94,3 +109,11 @@ class SamplingConfig(BaseModel):
     seed: int | None = 0
     """Prompt i of a generate call samples with seed + i, so results do not depend on how
     prompts are spread over workers; None draws fresh randomness. Vary it per step."""
+    top_k: int | None = Field(default=None, ge=1)
+    """Sample among the k most likely tokens only; None: no limit. For data generation
+    (Self-Lengthen decodes with 20): the learner's logprobs ignore it, so RL keeps None."""
+    repetition_penalty: float = Field(default=1.0, gt=0.0)
+    """Divide the logits of tokens already in the prompt or completion by it (>1 discourages
+    repeats; Self-Lengthen uses 1.1). Data generation only, as top_k."""
+    stop: list[str] = []
+    """Strings that end a completion (not included in its text)."""

@@ -85,7 +85,11 @@ class HFEngine(EngineBase):
             do_sample=not greedy,
             temperature=None if greedy else sampling.temperature,
             top_p=None if greedy else sampling.top_p,
-            top_k=None,
+            top_k=sampling.top_k,
+            repetition_penalty=None
+            if sampling.repetition_penalty == 1.0
+            else sampling.repetition_penalty,
+            stop_strings=list(sampling.stop) or None,
             num_return_sequences=sampling.n,
             pad_token_id=self.pad_token_id,
             eos_token_id=self.eos_token_ids,
@@ -100,6 +104,7 @@ class HFEngine(EngineBase):
                 input_ids=input_ids.to(self.device),
                 attention_mask=attention_mask.to(self.device),
                 generation_config=generation_config,
+                tokenizer=self.tokenizer,  # what stop_strings are matched with
             )
         new_tokens = out.sequences[:, longest:].cpu()  # (B*n, S)
         scores = torch.stack(out.scores, dim=1).float().cpu()  # (B*n, S, V), -inf off-nucleus
@@ -108,20 +113,26 @@ class HFEngine(EngineBase):
         rollouts = []
         for row, ids in enumerate(prompt_ids):
             rows = range(row * sampling.n, (row + 1) * sampling.n)
-            completions = [self._completion(new_tokens[r], token_logprobs[r]) for r in rows]
+            completions = [
+                self._completion(new_tokens[r], token_logprobs[r], sampling.stop) for r in rows
+            ]
             rollouts.append(Rollout(ids, completions, self.version))
         return rollouts
 
-    def _completion(self, tokens: Any, logprobs: Any) -> Completion:
+    def _completion(self, tokens: Any, logprobs: Any, stop: list[str]) -> Completion:
         token_ids = tokens.tolist()
         finish_reason = "length"
         for position, token in enumerate(token_ids):
             if token in self.eos_token_ids:
                 token_ids, finish_reason = token_ids[: position + 1], "stop"
                 break
+        text = self.tokenizer.decode(token_ids, skip_special_tokens=True)
+        cuts = [text.find(string) for string in stop if string in text]
+        if cuts:  # as vLLM: the text ends before the stop string (its tokens are kept)
+            text, finish_reason = text[: min(cuts)], "stop"
         return Completion(
             token_ids=token_ids,
-            text=self.tokenizer.decode(token_ids, skip_special_tokens=True),
+            text=text,
             logprobs=logprobs[: len(token_ids)].tolist(),
             finish_reason=finish_reason,
         )

@@ -86,11 +86,18 @@ def check_length(prompt_token_ids: list[list[int]], max_model_len: int) -> None:
 
 
 def render_prompts(tokenizer: Any, prompts: list[list[dict[str, str]]]) -> list[list[int]]:
-    """Token ids of each chat prompt through the model's chat template, ready for generation."""
+    """Token ids of each chat prompt through the model's chat template, ready for generation.
+    A prompt that ends with an assistant message is continued from inside that message (its
+    text is the start of the completion), as Self-Lengthen's extender needs."""
     rendered = []
     for messages in prompts:
+        continues = messages[-1]["role"] == "assistant"
         encoded = tokenizer.apply_chat_template(
-            messages, add_generation_prompt=True, tokenize=True, return_dict=True
+            messages,
+            add_generation_prompt=not continues,
+            continue_final_message=continues,
+            tokenize=True,
+            return_dict=True,
         )
         rendered.append(list(encoded["input_ids"]))
     return rendered

@@ -151,6 +151,9 @@ class VLLMEngine(EngineBase):
                 max_tokens=min(sampling.max_tokens, self.config.max_model_len - len(ids)),
                 seed=prompt_seed(sampling.seed, first_index + index),
                 logprobs=0,  # the sampled token's own logprob, nothing more
+                top_k=sampling.top_k or 0,  # 0: vLLM's "no limit"
+                repetition_penalty=sampling.repetition_penalty,
+                stop=list(sampling.stop) or None,
             )
             for index, ids in enumerate(prompt_ids)
         ]

@@ -59,6 +59,8 @@ class Evaluator:
         settings = config.eval
         self.settings = settings
         self.model_path = model_path
+        # Samples depend on the engine too (a bfloat16 engine draws other tokens than a float32 one).
+        self.engine = f"{config.rollout.backend}/{config.rollout.engine_dtype()}"
         self.sampling = SamplingConfig(
             n=settings.samples,
             temperature=settings.temperature or config.sampling.temperature,
@@ -92,7 +94,8 @@ class Evaluator:
 
     # ------------------------------------------------------------ base
     def cache_key(self) -> str:
-        """Model files (names, sizes, times), the sets' task ids and the sampling settings."""
+        """Model files (names, sizes, times), the engine, the sets' task ids and the sampling
+        settings."""
         path = Path(self.model_path)
         files = sorted(
             (f.name, f.stat().st_size, int(f.stat().st_mtime))
@@ -102,6 +105,7 @@ class Evaluator:
         payload = {
             "model": str(path.resolve()) if path.is_dir() else self.model_path,
             "files": files,
+            "engine": self.engine,
             "sets": {s.name: [t.id for t in s.tasks] for s in self.sets},
             "sampling": self.sampling.model_dump(mode="json"),
             "solved_at": self.settings.solved_at,
