@@ -10,6 +10,7 @@ from typing import Any
 from synth.base import Axis, Generator
 from synth.h1 import H1Generator
 from synth.keychain import KeyChainGenerator
+from synth.longpo import LongPOGenerator
 from synth.multihop import MultiHopGenerator
 from synth.task import Task, tasks_from_dataset, tasks_to_dataset
 
@@ -19,6 +20,7 @@ GENERATORS: dict[str, Any] = {
     "h1": H1Generator,
     "keychain": KeyChainGenerator,
     "multihop": MultiHopGenerator,
+    "longpo": LongPOGenerator,
 }
 
 

@@ -1,7 +1,23 @@
-"""`python -m synth <generator> ...`: see synth/cli.py."""
+"""`python -m synth <generator> ...`: see synth/cli.py.
+
+This entry point is the composition root for generators that write with a model (LongPO,
+Self-Lengthen): it hands them completions from the Ray rollout pool (rl.completions), which the
+synth package itself never imports. Nothing imports this module.
+"""
 
 import sys
+from contextlib import contextmanager
 
-from synth.cli import main
 
-sys.exit(main())
+@contextmanager
+def pool_completer(model_flags):
+    from rl.completions import pool_completer as open_pool
+
+    with open_pool(model_flags) as complete:
+        yield complete
+
+
+if __name__ == "__main__":
+    from synth.cli import main
+
+    sys.exit(main(completer=pool_completer))

@@ -24,6 +24,11 @@ class declares: `python -m synth NAME` builds its flags from `config_class` and 
 Optional methods the CLI uses when present: `iter_tasks(level, n, seed)` yields the same tasks
 as `sample` one at a time (for a progress bar) and `summary()` returns a line on what the
 generator read and skipped.
+
+A generator that writes with a model (LongPO, Self-Lengthen) sets `needs_model = True` and
+takes `complete=` (a `Complete`) when built. synth never starts one: the caller passes it in
+(rl.completions makes one from the Ray rollout pool; `python -m synth` composes them in
+synth/__main__.py), so synth knows nothing of Ray.
 """
 
 from __future__ import annotations
@@ -70,6 +75,17 @@ class Generator(Protocol):
     def sample(self, level: dict[str, int], n: int, seed: int) -> list[Task]:
         """n tasks at `level`; a pure function of (config, level, n, seed)."""
         ...
+
+
+class Complete(Protocol):
+    """Chat prompts in, `n` completion texts per prompt out (the same order). `sampling` holds
+    cluster.config.SamplingConfig's fields: n, temperature, top_p, top_k, max_tokens,
+    repetition_penalty, stop, seed. A prompt whose last message is the assistant's is
+    continued from inside that message."""
+
+    def __call__(
+        self, prompts: list[list[dict[str, str]]], sampling: dict[str, Any]
+    ) -> list[list[str]]: ...
 
 
 def check_level(generator: Generator, level: dict[str, int]) -> None:

@@ -27,7 +27,6 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from synth import GENERATORS
-from synth.task import Task
 
 log = logging.getLogger("synth")
 COMMON = ("n", "seed", "out", "push_to_hub")
@@ -77,6 +76,22 @@ def add_field(parser: argparse.ArgumentParser, name: str, field: FieldInfo) -> N
     parser.add_argument(flag(name), **kwargs)
 
 
+MODEL_FLAGS = ("model", "backend", "workers", "max_model_len", "kv_cache_gib", "dtype")
+
+
+def add_model_flags(group: Any) -> None:
+    """The model a model-driven generator writes with (rl.completions.ModelSettings checks
+    them)."""
+    group.add_argument(
+        "--model", default="embedded", help="embedded | model dir | run dir | Hub id"
+    )
+    group.add_argument("--backend", default="vllm", help="vllm | hf")
+    group.add_argument("--workers", type=int, default=1, help="rollout workers")
+    group.add_argument("--max-model-len", type=int, default=4096, help="prompt + completion tokens")
+    group.add_argument("--kv-cache-gib", type=float, default=0.5, help="KV cache per worker")
+    group.add_argument("--dtype", default="auto", help="auto | float32 | bfloat16")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m synth",
@@ -95,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
         level = sub.add_argument_group("level (one point on the difficulty axes)")
         for field_name, field in generator.level_class.model_fields.items():
             add_field(level, field_name, field)
+        if getattr(generator, "needs_model", False):
+            add_model_flags(sub.add_argument_group("model (served by the Ray rollout pool)"))
         options = sub.add_argument_group(f"{name} options ({generator.config_class.__name__})")
         for field_name, field in generator.config_class.model_fields.items():
             if field_name in COMMON or field_name in generator.level_class.model_fields:
@@ -115,8 +132,8 @@ def _validated(model: type[BaseModel], values: dict[str, Any], what: str) -> Bas
         raise ValueError(f"{flag(str(field)) if field else what}: {message}{got}") from None
 
 
-def make_tasks(args: argparse.Namespace) -> tuple[Any, list[Task]]:
-    """The generator the flags describe, and its tasks (behind a progress bar)."""
+def make_tasks(args: argparse.Namespace, complete: Any = None) -> tuple[Any, list[Any]]:
+    """The generator the flags describe, and its records (behind a progress bar)."""
     from tqdm import tqdm
 
     cls = GENERATORS[args.generator]
@@ -126,7 +143,8 @@ def make_tasks(args: argparse.Namespace) -> tuple[Any, list[Task]]:
         cls.level_class, {k: values[k] for k in level_fields if k in values}, "level"
     ).model_dump(exclude_none=True)
     options = {k: values[k] for k in option_fields if k in values and k not in level_fields}
-    generator = cls(_validated(cls.config_class, options, "options"))
+    config = _validated(cls.config_class, options, "options")
+    generator = cls(config, complete=complete) if complete is not None else cls(config)
     if hasattr(generator, "iter_tasks"):
         stream = generator.iter_tasks(level, args.n, args.seed)
         tasks = list(tqdm(stream, total=args.n, desc=f"{cls.name} {level}", unit="task"))
@@ -139,21 +157,29 @@ def make_tasks(args: argparse.Namespace) -> tuple[Any, list[Task]]:
     return generator, tasks
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, completer: Any = None) -> int:
+    """`completer(model_flags)`: a context manager yielding a synth.base.Complete, for
+    generators that need a model (synth/__main__.py passes rl.completions.pool_completer)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     if args.n < 1:
         print(f"{args.generator}: --n must be at least 1, got {args.n}", file=sys.stderr)
         return 2
     try:
-        _, tasks = make_tasks(args)
+        if getattr(GENERATORS[args.generator], "needs_model", False):
+            if completer is None:
+                raise ValueError("needs a model; run it as `python -m synth` (which serves one)")
+            with completer({k: getattr(args, k) for k in MODEL_FLAGS}) as complete:
+                _, tasks = make_tasks(args, complete)
+        else:
+            _, tasks = make_tasks(args)
     except ValueError as error:  # bad flags or source: one line, no traceback
         message = str(error).removeprefix(f"{args.generator}: ")
         print(f"{args.generator}: {message}", file=sys.stderr)
         return 2
-    from synth.task import tasks_to_dataset
+    from synth.task import records_to_dataset
 
-    dataset = tasks_to_dataset(tasks)
+    dataset = records_to_dataset(tasks)
     dataset.save_to_disk(args.out)
     print(f"wrote {len(dataset)} {args.generator} tasks to {args.out}")
     if args.push_to_hub:

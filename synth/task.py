@@ -65,3 +65,10 @@ def tasks_to_dataset(tasks: list[Task]):
 def tasks_from_dataset(dataset) -> list[Task]:
     """The inverse of `tasks_to_dataset`; rows carry exactly the Task fields."""
     return [Task(**{field: row[field] for field in TASK_FIELDS}) for row in dataset]
+
+
+def records_to_dataset(records: list[BaseModel]):
+    """Any generator's records (Task, PreferencePair, ...) as a `datasets.Dataset`."""
+    from datasets import Dataset
+
+    return Dataset.from_list([record.model_dump() for record in records])

@@ -78,7 +78,7 @@ def test_a_task_name_spec_takes_the_runs_options():
         None,
         ["tasks.h1.options.system_prompt=Box it.", "tasks.h1.options.max_horizon=3"],
     )
-    loaded = load_eval_set("h1:horizon=2,n=3", config.tasks)
+    loaded = load_eval_set("h1:horizon=2,problem_steps=2,n=3", config.tasks)
     assert all(task.prompt[0] == {"role": "system", "content": "Box it."} for task in loaded.tasks)
     assert all(json.loads(task.meta)["purpose"] == "eval" for task in loaded.tasks)
 
