@@ -70,6 +70,8 @@ def apply_overrides(
             if field is not None:
                 owner = _inner_model(field.annotation)
             node = child
+        if path[-1] == "kind" and node.get("kind", value) != value:
+            node.clear()  # another member of a tagged union: the old member's fields do not apply
         node[path[-1]] = value
     return data
 
@@ -94,7 +96,8 @@ def _chosen_fields(instance: BaseModel) -> dict[str, Any]:
         baseline = type(instance)()
     except ValidationError:  # no class default to compare with: everything set counts
         return instance.model_dump(mode="json", exclude_unset=True)
-    chosen = {}
+    # A tagged union's tag always counts: it says which fields the rest of the dict belongs to.
+    chosen = {"kind": instance.kind} if "kind" in type(instance).model_fields else {}
     for name in instance.model_fields_set:
         value, base = getattr(instance, name), getattr(baseline, name)
         if isinstance(value, BaseModel) and type(value) is type(base):
@@ -116,7 +119,12 @@ def merge_sections(
         field = model.model_fields.get(key) if model is not None else None
         inner = _inner_model(field.annotation) if field is not None else None
         is_section = inner is not None and typing.get_origin(field.annotation) is not dict
-        if is_section and isinstance(value, dict) and isinstance(merged.get(key), dict):
+        if (
+            is_section
+            and isinstance(value, dict)
+            and isinstance(merged.get(key), dict)
+            and value.get("kind", merged[key].get("kind")) == merged[key].get("kind")
+        ):  # same section; another `kind` of a tagged union replaces it whole
             merged[key] = merge_sections(inner, merged[key], value)
         else:
             merged[key] = copy.deepcopy(value)

@@ -24,7 +24,11 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rl.config import RunConfig  # noqa: E402
-from rl.config_io import ConfigError, dump_config, load_config  # noqa: E402
+from rl.config_io import ConfigError, dump_config, load_config, read_yaml  # noqa: E402
+from rl.longpo_config import LongPORunConfig  # noqa: E402
+
+# algorithm -> its configuration; the run module is picked in main.
+CONFIGS = {"grpo": RunConfig, "longpo": LongPORunConfig}
 
 log = logging.getLogger("rl.run")
 
@@ -51,8 +55,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def plan(config: RunConfig) -> str:
+def plan(config: RunConfig | LongPORunConfig) -> str:
     """What a run would start, in a few lines, without starting anything."""
+    if config.algorithm == "longpo":
+        data = config.data
+        return "\n".join(
+            [
+                f"ray:        {config.ray.address or os.environ.get('RAY_ADDRESS') or 'local Ray on 127.0.0.1'}",
+                f"model:      {config.model} (writes the pairs, is the reference, is trained)",
+                f"pairs:      {data.pairs_per_level} (+{data.held_out_per_level} held out) per "
+                f"chunk_tokens in {data.levels} from {data.options['source']}",
+                f"learner:    {config.trainer.loss}, lr {config.trainer.lr}, beta "
+                f"{config.trainer.dpo_beta}, {config.steps} steps x {config.pairs_per_step} pairs",
+                f"run dir:    {Path(config.output_dir) / (config.name or 'longpo-<date>-<time>')}",
+            ]
+        )
     address = (
         config.ray.address
         or os.environ.get("RAY_ADDRESS")
@@ -82,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         datefmt="%H:%M:%S",
     )
     try:
-        config = load_config(RunConfig, args.config, args.overrides)
+        algorithm = algorithm_of(args.config, args.overrides)
+        config = load_config(CONFIGS[algorithm], args.config, args.overrides)
         if args.resume and not config.name:
             raise ConfigError("--resume needs the run's name: add name=<run name>")
     except ConfigError as error:
@@ -93,9 +111,28 @@ def main(argv: list[str] | None = None) -> int:
         print("---")
         print(plan(config))
         return 0
-    from rl.driver import run
-
+    if algorithm == "longpo":
+        from rl.longpo_run import run
+    else:
+        from rl.driver import run
     return run(config, resume=args.resume)
+
+
+def algorithm_of(path: str | None, overrides: list[str]) -> str:
+    """Which run the config describes: `algorithm=` among the overrides, else the file's
+    `algorithm` key, else grpo. One ConfigError line for an unknown one."""
+    algorithm = "grpo"
+    if path:
+        algorithm = read_yaml(path).get("algorithm", algorithm)
+    for override in overrides:
+        key, _, value = override.partition("=")
+        if key == "algorithm":
+            algorithm = value
+    if algorithm not in CONFIGS:
+        raise ConfigError(
+            f"config error: algorithm: {algorithm!r} is not one of {', '.join(CONFIGS)}"
+        )
+    return algorithm
 
 
 if __name__ == "__main__":

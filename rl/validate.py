@@ -30,6 +30,11 @@ def validated_options(name: str, generator: str, options: dict[str, Any]) -> dic
             f"tasks.{name}.generator: unknown generator {generator!r}; "
             f"registered: {', '.join(sorted(GENERATORS))}"
         )
+    if getattr(GENERATORS[generator], "needs_model", False):
+        raise ValueError(
+            f"tasks.{name}.generator: {generator} writes its records with a model, they are "
+            "not RL tasks; run it with its own algorithm (e.g. algorithm=longpo)"
+        )
     options_model = GENERATORS[generator].config_class
     try:
         return options_model.model_validate(options).model_dump(mode="json")
@@ -109,3 +114,44 @@ def check_registries(config: Any) -> None:
         check_reward(name, task.reward)
     check_curriculum(config)
     check_eval_sets(config)
+
+
+def check_longpo(config: Any) -> None:
+    """A longpo run's pair options, levels (values of the chunk_tokens axis, the curriculum's
+    bounds) and eval sets; fills the options with the generator's defaults."""
+    from pydantic import ValidationError
+
+    from curricula import build_curriculum
+    from synth.longpo import LongPOConfig
+
+    try:
+        options = LongPOConfig.model_validate(config.data.options)
+    except ValidationError as error:
+        raise ValueError(f"data.options.{_one_line(LongPOConfig, error)}") from None
+    config.data.options = options.model_dump(mode="json")
+    axis = options.chunk_tokens_values
+    unknown = [level for level in config.data.levels if level not in axis]
+    if unknown or not config.data.levels:
+        raise ValueError(
+            f"data.levels {config.data.levels}: each must be a chunk_tokens value of "
+            f"data.options.chunk_tokens_values {list(axis)}"
+        )
+    longest = int(max(config.data.levels) * options.max_chunk_factor) * options.chunks_per_document
+    if longest + options.answer_max_tokens > config.rollout.max_model_len:
+        raise ValueError(
+            f"rollout.max_model_len={config.rollout.max_model_len} cannot hold a document of up to "
+            f"{longest} tokens and a {options.answer_max_tokens}-token answer: raise it or lower "
+            "data.levels"
+        )
+    try:
+        build_curriculum(config.curriculum, {"longpo": longpo_axes(config)}, seed=config.seed)
+    except ValueError as error:
+        raise ValueError(f"curriculum: {error}") from None
+    check_eval_sets(config)
+
+
+def longpo_axes(config: Any) -> list:
+    """The run's curriculum axis: chunk_tokens over the levels it writes pairs at."""
+    from synth.base import Axis
+
+    return [Axis("chunk_tokens", tuple(sorted(config.data.levels)))]

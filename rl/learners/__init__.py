@@ -20,6 +20,7 @@ one module with a `LearnerBase` subclass and one line in LEARNERS.
 |---|---|
 | base.py | `LearnerBase`: start-up steps, forward, accumulate, clip, step; weights; state |
 | grpo.py | `GRPOLearner`: GRPO / Dr.GRPO / DAPO updates from rollouts and advantages |
+| dpo.py | `DPOLearner`: sigmoid DPO and LongPO (short-prompt reference, NLL) on preference pairs |
 | config.py | `TrainerConfig` (pydantic only): loss family, optimiser, schedule, precision |
 | advantages.py | group-relative advantages; the zero-variance mask of dynamic sampling |
 | policy_loss.py | the per-token clipped policy loss and its whole-batch token weights |
@@ -40,11 +41,15 @@ from typing import Any
 # without torch, so `--help` and validation stay fast.
 LEARNERS: dict[str, str] = {
     "grpo": "rl.learners.grpo:GRPOLearner",
+    "dpo": "rl.learners.dpo:DPOLearner",
 }
+# trainer.loss -> the objective that optimises it
+OBJECTIVES = {"grpo": "grpo", "dr_grpo": "grpo", "dapo": "grpo", "dpo": "dpo", "longpo": "dpo"}
 
 
 def learner_class(objective: str) -> type:
-    """The learner class registered for `objective`."""
+    """The learner class registered for `objective` (or for a trainer.loss name)."""
+    objective = OBJECTIVES.get(objective, objective)
     if objective not in LEARNERS:
         raise ValueError(f"unknown objective {objective!r}; registered: {sorted(LEARNERS)}")
     module, name = LEARNERS[objective].split(":")
@@ -54,6 +59,8 @@ def learner_class(objective: str) -> type:
 def __getattr__(name: str) -> Any:
     if name == "GRPOLearner":
         return learner_class("grpo")
+    if name == "DPOLearner":
+        return learner_class("dpo")
     if name == "LearnerBase":
         from rl.learners.base import LearnerBase
 
@@ -61,4 +68,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'rl.learners' has no attribute {name!r}")
 
 
-__all__ = ["LEARNERS", "GRPOLearner", "LearnerBase", "learner_class"]
+__all__ = ["LEARNERS", "OBJECTIVES", "DPOLearner", "GRPOLearner", "LearnerBase", "learner_class"]

@@ -37,6 +37,7 @@ from typing import Any
 
 import torch
 
+from cluster.config import native_bf16
 from rl.learners import checkpoint, sharding
 from rl.learners.batching import collate
 from rl.learners.config import TrainerConfig
@@ -113,7 +114,8 @@ class LearnerBase:
             torch.device("cuda", torch.cuda.current_device()) if on_gpu else torch.device("cpu")
         )
         dtype = self.config.dtype
-        return device, dtype == "bfloat16" or (dtype == "auto" and on_gpu)
+        fast = dtype == "fast" and (on_gpu or native_bf16())
+        return device, dtype == "bfloat16" or (dtype == "auto" and on_gpu) or fast
 
     def _load_tokenizer(self, model: str) -> tuple[Any, int]:
         from transformers import AutoTokenizer
@@ -124,10 +126,21 @@ class LearnerBase:
 
     def _load_policy(self, model: str) -> torch.nn.Module:
         """The trainable policy in float32, dropout off, on the device (unless FSDP moves it)."""
-        from transformers import AutoModelForCausalLM
+        from transformers import AutoConfig, AutoModelForCausalLM
 
         config = self.config
-        policy = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
+        model_config = AutoConfig.from_pretrained(model)
+        for key, value in config.policy_overrides.items():
+            current = getattr(model_config, key, None)
+            merged = (
+                {**current, **value}
+                if isinstance(current, dict) and isinstance(value, dict)
+                else value
+            )
+            setattr(model_config, key, merged)
+        policy = AutoModelForCausalLM.from_pretrained(
+            model, config=model_config, dtype=torch.float32
+        )
         policy.config.use_cache = False
         _disable_dropout(policy)
         # Hugging Face models drop the KV cache under gradient checkpointing; the shared-prompt
@@ -227,15 +240,20 @@ class LearnerBase:
                 )
         return token_logprobs(states, targets, self.temperature, entropy)
 
-    def _collate(self, samples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        tensors = (collate_shared if self.share_prompts else collate)(samples, self.pad_token_id)
+    def _collate_rows(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        """Tensors on the device for rows of {prompt_token_ids, completion_token_ids, ...}."""
+        tensors = (collate_shared if self.share_prompts else collate)(rows, self.pad_token_id)
         return {key: value.to(self.device) for key, value in tensors.items()}
+
+    def _collate(self, samples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        """A micro-batch of the objective's samples as tensors (rows, unless it says otherwise)."""
+        return self._collate_rows(samples)
 
     @torch.no_grad()
     def logprobs(self, prompt_ids: list[int], completion_ids: list[int]) -> list[float]:
         """The policy's logprob of each completion token after the prompt."""
         sample = {"prompt_token_ids": prompt_ids, "completion_token_ids": completion_ids}
-        values, _ = self._forward(self.model, self._collate([sample]), entropy=False)
+        values, _ = self._forward(self.model, self._collate_rows([sample]), entropy=False)
         return values[0, : len(completion_ids)].cpu().tolist()
 
     # ------------------------------------------------------------------ step

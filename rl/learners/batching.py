@@ -78,9 +78,11 @@ def left_padded(sequences: list[list[int]], pad_token_id: int) -> tuple[torch.Te
 
 
 def completion_tensors(samples: list[dict[str, Any]], pad_token_id: int) -> dict[str, torch.Tensor]:
-    """completion_ids, completion_mask, rollout_logprobs (B, C), right-padded, C >= 1 so an
-    all-empty micro-batch still has a (fully masked) column; advantages (B,). Objectives without
-    rollout logprobs or advantages (DPO, SFT) leave them out of their samples: zeros."""
+    """completion_ids, completion_mask (real tokens: what attention sees), loss_mask (the tokens
+    a loss counts: a sample's `loss_mask` list, e.g. only assistant turns, else every real
+    token), rollout_logprobs (B, C), right-padded, C >= 1 so an all-empty micro-batch still has
+    a (fully masked) column; advantages (B,). Objectives without rollout logprobs or advantages
+    (DPO, SFT) leave them out of their samples: zeros."""
     width = max(1, max(len(s["completion_token_ids"]) for s in samples))
     ids = torch.full((len(samples), width), pad_token_id, dtype=torch.long)
     mask = torch.zeros_like(ids)
@@ -94,9 +96,14 @@ def completion_tensors(samples: list[dict[str, Any]], pad_token_id: int) -> dict
                 rollout_logprobs[row, : len(completion)] = torch.tensor(
                     sample["rollout_logprobs"], dtype=torch.float32
                 )
+    loss_mask = mask.clone()  # tokens a loss counts: all of them unless a sample says which
+    for row, sample in enumerate(samples):
+        if "loss_mask" in sample:
+            loss_mask[row, : len(sample["loss_mask"])] = torch.tensor(sample["loss_mask"])
     return {
         "completion_ids": ids,
         "completion_mask": mask,
+        "loss_mask": loss_mask,
         "rollout_logprobs": rollout_logprobs,
         "advantages": torch.tensor(
             [float(s.get("advantage", 0.0)) for s in samples], dtype=torch.float32

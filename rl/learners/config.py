@@ -11,11 +11,13 @@ advantages.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-LossType = Literal["grpo", "dr_grpo", "dapo"]
+LossType = Literal["grpo", "dr_grpo", "dapo", "dpo", "longpo"]
+GRPO_FAMILY = ("grpo", "dr_grpo", "dapo")
+PREFERENCE_LOSSES = ("dpo", "longpo")
 DAPO_EPSILON_HIGH = 0.28
 
 
@@ -23,9 +25,12 @@ class TrainerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     loss: LossType = "dr_grpo"
-    """Policy loss, named and aggregated as in TRL's `loss_type`: `grpo` (per-sequence token mean,
-    then batch mean), `dr_grpo` (token sum over the batch divided by num_sequences *
-    max_completion_length; h1's choice), `dapo` (token mean over every token of the batch)."""
+    """The objective. GRPO family (rl/learners/grpo.py), named and aggregated as TRL's
+    `loss_type`: `grpo` (per-sequence token mean, then batch mean), `dr_grpo` (token sum over
+    the batch divided by num_sequences * max_completion_length; h1's choice), `dapo` (token mean
+    over every token of the batch). Preferences (rl/learners/dpo.py): `dpo` (sigmoid DPO, the
+    reference on the same prompt) and `longpo` (LongPO: dpo_weight * DPO with the reference on
+    the short prompts, plus nll_weight * NLL of the chosen long conversation)."""
 
     scale_advantages: bool | None = None
     """Divide group-centred rewards by the group's std (+1e-4). None: from `loss` (on for grpo and
@@ -77,6 +82,30 @@ class TrainerConfig(BaseModel):
     """DAPO dynamic sampling: the driver drops groups whose rewards are all equal (zero advantage,
     no gradient) and refills the batch. None: on for `dapo`, off otherwise."""
 
+    dpo_beta: float = Field(default=0.1, gt=0)
+    """DPO's beta (dpo, longpo): LongPO's paper uses 0.1, its released script 0.01."""
+
+    dpo_weight: float | None = Field(default=None, ge=0)
+    """Weight of the preference term (LongPO's lambda). None: 1 for dpo, 0.01 for longpo."""
+
+    nll_weight: float | None = Field(default=None, ge=0)
+    """Weight of the chosen conversation's NLL (token mean). None: 0 for dpo, 1 for longpo."""
+
+    nll_tokens: Literal["response", "all"] = "response"
+    """Which chosen tokens the NLL counts: the assistant turns, or every token of the long
+    conversation, document included (LongPO's released code; pads never count here)."""
+
+    reference: Literal["precompute", "frozen_copy"] = "precompute"
+    """dpo/longpo reference log-probs: `precompute` scores every pair once, with the starting
+    policy before its first update (it is the reference; no second model in memory);
+    `frozen_copy` keeps a frozen copy and scores each batch (pairs made during training)."""
+
+    policy_overrides: dict[str, Any] = {}
+    """Model config attributes set on the trained policy only, a dict value merged into the
+    attribute's dict: LongPO trains with {"rope_parameters": {"rope_theta": 1.0e7}} (the
+    transformers >= 5 spelling of rope_theta). The reference keeps the original config (with
+    overrides, a precomputed reference needs a frozen copy for that one pass)."""
+
     micro_batch_size: int = Field(default=4, ge=1)
     """Sequences per forward/backward; gradients accumulate over the whole batch, one update."""
 
@@ -96,9 +125,11 @@ class TrainerConfig(BaseModel):
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass: less memory, about a third more compute."""
 
-    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
-    """Compute dtype. auto: bfloat16 autocast on a GPU, float32 on CPU. Master weights and the
-    optimizer state stay float32; the logprobs are computed in float32."""
+    dtype: Literal["auto", "fast", "float32", "bfloat16"] = "auto"
+    """Compute dtype. auto: bfloat16 autocast on a GPU, float32 on CPU; fast: bfloat16 autocast
+    wherever the hardware has native bf16 (a GPU, or a CPU with AMX-BF16/AVX512-BF16: the update
+    runs ~1.6x faster there), float32 elsewhere. Master weights and the optimizer state stay
+    float32; the logprobs are computed in float32."""
 
     sharding: Literal["none", "fsdp"] = "none"
     """`fsdp`: shard the policy with torch FSDP2 across the learner actors of one process group
@@ -116,6 +147,10 @@ class TrainerConfig(BaseModel):
             self.scale_advantages = self.loss != "dr_grpo"
         if self.dynamic_sampling is None:
             self.dynamic_sampling = self.loss == "dapo"
+        if self.dpo_weight is None:
+            self.dpo_weight = 0.01 if self.loss == "longpo" else 1.0
+        if self.nll_weight is None:
+            self.nll_weight = 1.0 if self.loss == "longpo" else 0.0
         return self
 
     @model_validator(mode="after")
