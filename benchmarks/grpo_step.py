@@ -80,6 +80,8 @@ def ours(
             "trainer.loss=dr_grpo",
             f"trainer.micro_batch_size={args.batch_size}",
             "tasks.h1.reward=length_parity",
+            "tasks.h1.options={}",  # plain h1 prompts at horizon 1, as TRL gets them
+            "eval.sets={}",
             "curriculum.schedule.kind=fixed_level",
             "curriculum.replay_frac=0",
             "curriculum.probe_frac=0",

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,7 +34,7 @@ from rl.collect import Batch, Collector
 from rl.config import RunConfig
 from rl.config_io import dump_config
 from rl.eval_loop import Evaluator, flat_metrics
-from rl.learners import GRPOLearner
+from rl.learner_actor import start_learner
 from rl.learners.advantages import group_advantages
 from rl.prefetch import Prefetch
 from rl.rundir import MetricsLogger, default_run_name, make_run_dir, read_metrics
@@ -68,25 +67,10 @@ def learner_samples(batch: Batch, scale: bool) -> list[dict[str, Any]]:
 
 
 def make_learner(config: RunConfig, model_path: str):
-    """The learner as a Ray actor, on a GPU when the cluster has one."""
-    threads = config.learner.torch_threads or os.cpu_count() or 1
-
-    class LearnerActor(GRPOLearner):
-        def __init__(self, *args, **kwargs):
-            import torch
-
-            torch.set_num_threads(threads)  # Ray pins actors to 1 thread by default
-            super().__init__(*args, **kwargs)
-
-    num_gpus = config.learner.num_gpus
-    if num_gpus is None:
-        num_gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
-    actor = ray.remote(LearnerActor).options(num_cpus=config.learner.num_cpus, num_gpus=num_gpus)
-    return actor.remote(
+    """The GRPO learner as a Ray actor (rl/learner_actor.py), with the rollout's settings."""
+    return start_learner(
+        config,
         model_path,
-        config.trainer,
-        total_steps=config.steps,
-        seed=config.seed,
         max_completion_length=config.sampling.max_tokens,
         temperature=config.sampling.temperature,
     )

@@ -44,6 +44,13 @@ from synth.task import Task
 log = logging.getLogger(__name__)
 
 LINK_ATTEMPTS = 40
+# A system message that shows the answer format by example: the embedded 135M model boxes 24 %
+# of its answers with it and 0 % without (docs/log.md, 2026-11-30). Not the paper's (none).
+FORMAT_PROMPT = (
+    "You are a math solver. Answer in one line: the calculation, then the result in \\boxed{}.\n"
+    "Example question: Sara has 10 stickers and gives away 3. How many are left?\n"
+    "Example answer: 10 - 3 = 7. \\boxed{7}"
+)
 AdapterKind = Literal["identity", "scale", "unit", "affine"]
 
 

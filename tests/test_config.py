@@ -38,7 +38,7 @@ def test_defaults_are_the_embedded_run():
         ("trainer.lr=-1", "config error: trainer.lr: Input should be greater than 0"),
         (
             "trainer.loss=ppo",
-            "config error: trainer.loss: Input should be 'grpo', 'dr_grpo' or 'dapo'",
+            "config error: trainer.loss: Input should be 'grpo', 'dr_grpo', 'dapo', 'dpo' or 'longpo'",
         ),
         ("sampling.n=1", "sampling.n must be >= 2"),
         ("tasks.h1.options.horizonn=3", "config error: tasks.h1.options.horizonn"),
@@ -69,8 +69,10 @@ def test_yaml_file_round_trips_and_rejects_garbage(tmp_path):
 
 @pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_config_loads_and_validates(path):
-    config = load_config(RunConfig, path)
-    assert set(config.curriculum.tasks) <= set(config.tasks)
+    from rl.run import CONFIGS, algorithm_of
+
+    config = load_config(CONFIGS[algorithm_of(str(path), [])], path)
+    assert set(config.curriculum.tasks) <= set(config.tasks) | {"longpo"}
 
 
 def test_cli_help_dry_run_and_bad_key_exit_code():
@@ -103,20 +105,32 @@ def test_an_override_changes_its_key_and_nothing_else(tmp_path):
     config = load_config(RunConfig, None, ["sampling.n=8"])
     assert config.sampling.n == 8
     assert config.sampling.model_dump(exclude={"n"}) == default.sampling.model_dump(exclude={"n"})
-    assert config.sampling.temperature == 0.7 and config.sampling.max_tokens == 128
+    # The run's own choices (not SamplingConfig's class defaults: T=1.0, 256 tokens) stay.
+    assert config.sampling.temperature == 0.7 and config.sampling.max_tokens == 64
     # A file's section merges into the run's defaults the same way.
     (tmp_path / "run.yaml").write_text("sampling: {n: 6}\nrollout: {num_workers: 2}\n")
     from_file = load_config(RunConfig, tmp_path / "run.yaml")
     assert (from_file.sampling.n, from_file.sampling.temperature) == (6, 0.7)
-    assert (from_file.rollout.num_workers, from_file.rollout.kv_cache_gib) == (2, 0.25)
-    assert load_config(RunConfig, None, ["rollout.backend=hf"]).rollout.kv_cache_gib == 0.25
+    assert (from_file.rollout.num_workers, from_file.rollout.kv_cache_gib) == (2, 0.5)
+    assert load_config(RunConfig, None, ["rollout.backend=hf"]).rollout.kv_cache_gib == 0.5
+    # Another member of a tagged union starts clean: the adaptive schedule's fields do not stay.
+    fixed = load_config(RunConfig, None, ["curriculum.schedule.kind=fixed_steps"])
+    assert fixed.curriculum.schedule.kind == "fixed_steps"
+    (tmp_path / "steps.yaml").write_text(
+        "curriculum: {schedule: {kind: fixed_steps, steps_per_level: 3}}\n"
+    )
+    from_file = load_config(RunConfig, tmp_path / "steps.yaml")
+    assert from_file.curriculum.schedule.steps_per_level == 3
 
 
 def test_generator_options_are_recorded_with_their_defaults(tmp_path):
     from synth.h1 import H1Config
 
     config = load_config(RunConfig, None, ["tasks.h1.options.max_horizon=3"])
-    assert config.tasks["h1"].options == H1Config(max_horizon=3).model_dump(mode="json")
+    defaults = RunConfig().tasks["h1"].options  # the run's own h1 options, validated
+    assert config.tasks["h1"].options == H1Config(**{**defaults, "max_horizon": 3}).model_dump(
+        mode="json"
+    )
     dumped = dump_config(config)
     assert "builtin_pool_size: 5000" in dumped and "options: {}" not in dumped
 
@@ -124,11 +138,13 @@ def test_generator_options_are_recorded_with_their_defaults(tmp_path):
 @pytest.mark.parametrize(
     ("override", "expected"),
     [
-        ("trainer.warmup_steps=10", "trainer.warmup_steps=10 >= the 5 steps"),
+        ("trainer.warmup_steps=10", "trainer.warmup_steps=10 >= the 10 steps"),
         ("sampling.temperature=0", "sampling.temperature must be > 0"),
         ("sampling.max_tokens=4096", "raise max_model_len"),
         ("curriculum.tasks.h1.start.horizon=9", "curriculum: task 'h1': start horizon=9"),
         ("tasks.h1.options.source=/no/such.jsonl", "tasks.h1.options: h1 source"),
+        ("trainer.loss=longpo", "a grpo run trains one of grpo, dr_grpo, dapo"),
+        ("tasks.x.generator=longpo", "writes its records with a model"),
     ],
 )
 def test_dry_run_catches_every_cross_field_mistake(override, expected):

@@ -57,6 +57,7 @@ def tiny_config(tmp_path, name: str, *overrides: str) -> RunConfig:
         "trainer.lr=1e-3",
         "trainer.micro_batch_size=6",
         "tasks.h1.reward=letter_e_share",
+        "eval.sets={}",
         "logging.wandb=disabled",
         "logging.progress=false",
         "rollout.backend=hf",

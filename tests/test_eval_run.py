@@ -68,6 +68,7 @@ def config_for(tmp_path, name: str, eval_file: Path, *overrides: str) -> RunConf
             "ray.num_cpus=4",
             "logging.wandb=disabled",
             "logging.progress=false",
+            "eval.sets={}",
             f"eval.sets.e={eval_file}",
             "eval.every_steps=1",
             "eval.samples=2",
