@@ -24,6 +24,17 @@ class declares: `python -m synth NAME` builds its flags from `config_class` and 
 Optional methods the CLI uses when present: `iter_tasks(level, n, seed)` yields the same tasks
 as `sample` one at a time (for a progress bar) and `summary()` returns a line on what the
 generator read and skipped.
+
+What a dataset card says about the generator (synth/card.py) comes from optional class
+attributes and methods; a generator without them still publishes, with a plainer card:
+  - `description: str`, a paragraph on what a record asks and how it is made;
+  - `paper: str`, the work it follows, as "Title (year), URL";
+  - `task_categories: tuple[str, ...]` and `tags: tuple[str, ...]`, Hub card metadata;
+  - `sources() -> list[synth.provenance.SourceInfo]`, what the records are made from, with
+    licences (the card declares the most restrictive; an unknown one makes it `other`);
+  - `skip_counts() -> dict[str, int]`, counted skips by reason so far ("source: ..." for rows
+    the source refused, "sampling: ..." for items passed over while making records);
+  - a config field `purpose` equal to "eval" publishes the split as `test` (else `train`).
 """
 
 from __future__ import annotations
