@@ -71,6 +71,15 @@ class LoggingConfig(BaseModel):
     """wandb project."""
     progress: bool = True
     """Show a progress bar with the current levels and reward."""
+    push_to_hub: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$"
+    )
+    """Hub model repository (ORG/NAME) the run is published to when it ends: the best policy
+    (else the last checkpoint), config.yaml, metrics.jsonl and a model card (rl/publish.py).
+    The token comes from HF_TOKEN or `hf auth login`, never from this file; without one the run
+    refuses to start."""
+    hub_private: bool = False
+    """Create the push_to_hub repository private (an existing one keeps its visibility)."""
 
 
 class CheckpointConfig(BaseModel):
