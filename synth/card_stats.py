@@ -75,19 +75,34 @@ class PromptCounter:
                 log.warning("card: prompt tokens not counted (%s)", self.error)
         return self._counter
 
-    def count(self, row: dict[str, Any]) -> int | None:
-        meta = json.loads(row.get("meta") or "{}")
-        if meta.get("tokenizer") == self.tokenizer and isinstance(meta.get("prompt_tokens"), int):
-            return meta["prompt_tokens"]
-        counter = self._load()
-        return None if counter is None else counter.prompt_tokens(row["prompt"])
+    def counts(self, rows: list[dict[str, Any]]) -> list[int] | None:
+        """Prompt tokens of every row (one batch through the tokenizer for the rows whose meta
+        does not hold them); None when the tokenizer cannot be loaded."""
+        known = []
+        for row in rows:
+            meta = json.loads(row.get("meta") or "{}")
+            count = meta.get("prompt_tokens") if meta.get("tokenizer") == self.tokenizer else None
+            known.append(count if type(count) is int else None)
+        missing = [index for index, count in enumerate(known) if count is None]
+        if missing:
+            counter = self._load()
+            if counter is None:
+                return None
+            template = counter.tokenizer.apply_chat_template
+            texts = [
+                template(rows[i]["prompt"], add_generation_prompt=True, tokenize=False)
+                for i in missing
+            ]
+            for index, count in zip(missing, counter.counts(texts), strict=True):
+                known[index] = count
+        return known
 
 
 def level_stats(rows: list[dict[str, Any]], counter: PromptCounter) -> LevelStats:
     """The statistics of one level's records (Task rows)."""
-    tokens = [counter.count(row) for row in rows]
+    tokens = counter.counts(rows)
     token_stats = None
-    if rows and all(count is not None for count in tokens):
+    if rows and tokens is not None:
         token_stats = (
             min(tokens),
             int(statistics.median(tokens)),
