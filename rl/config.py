@@ -9,9 +9,10 @@ this module only composes them and checks what crosses sections. Imports pydanti
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cluster.config import RolloutConfig, SamplingConfig
 from curricula.config import AdaptiveSchedule, CurriculumConfig, TaskCurriculum
@@ -73,6 +74,20 @@ class LoggingConfig(BaseModel):
     """wandb project."""
     progress: bool = True
     """Show a progress bar with the current levels and reward."""
+    push_to_hub: str | None = None
+    """Hub model repository (ORG/NAME) the run is published to when it ends: the best policy
+    (else the last checkpoint), config.yaml, metrics.jsonl and a model card (rl/publish.py).
+    The token comes from HF_TOKEN or `hf auth login`, never from this file; without one the run
+    refuses to start."""
+    hub_private: bool = False
+    """Create the push_to_hub repository private (an existing one keeps its visibility)."""
+
+    @field_validator("push_to_hub")
+    @classmethod
+    def _repo_id(cls, repo: str | None) -> str | None:
+        if repo is not None and not re.fullmatch(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*", repo):
+            raise ValueError("must be ORG/NAME (letters, digits, - _ .), e.g. my-org/h1-grpo")
+        return repo
 
 
 class CheckpointConfig(BaseModel):

@@ -325,4 +325,8 @@ def run(config: RunConfig, resume: bool = False) -> int:
     print(render_summary(read_metrics(run_dir / "metrics.jsonl"), str(run_dir)))
     if evaluation:
         print(evaluation)
+    if config.logging.push_to_hub:
+        from rl.publish import publish_after_run
+
+        return publish_after_run(run_dir, config.logging.push_to_hub, config.logging.hub_private)
     return 0

@@ -1,7 +1,8 @@
 """Evaluation sets: what `--data` and `eval.sets` name, loaded as Task records.
 
 A set is one of
-  - a directory written by `python -m synth ... --out` (`datasets.load_from_disk`);
+  - a directory written by `python -m synth ... --out` (`datasets.load_from_disk`; all of its
+    levels when it holds several);
   - a JSONL file of Task records (one per line);
   - a generator at a fixed level: `NAME:axis=value,...,n=N,seed=S,option=value`, e.g.
     `h1:horizon=3,n=200,seed=100000` or `keychain:context_tokens=1024,num_chains=2,n=50,
@@ -148,7 +149,9 @@ def disk_set(spec: str, path: Path) -> EvalSet:
 
     try:
         dataset = load_from_disk(str(path))
-        tasks = tasks_from_dataset(dataset)
+        # several levels are a DatasetDict keyed by config (python -m synth --horizon 1 2 3)
+        parts = dataset.values() if isinstance(dataset, dict) else [dataset]
+        tasks = [task for part in parts for task in tasks_from_dataset(part)]
     except (FileNotFoundError, KeyError, ValidationError, ValueError) as error:
         raise EvalDataError(
             f"eval set {spec!r}: not a dataset of Task records written by `python -m synth "

@@ -103,6 +103,13 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(CONFIGS[algorithm], args.config, args.overrides)
         if args.resume and not config.name:
             raise ConfigError("--resume needs the run's name: add name=<run name>")
+        if config.logging.push_to_hub:  # a run of hours must not end unable to publish
+            from synth.hub import HubError, require_token
+
+            try:
+                require_token()
+            except HubError as error:
+                raise ConfigError(f"logging.push_to_hub: {error}") from None
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2

@@ -29,6 +29,17 @@ A generator that writes with a model (LongPO, Self-Lengthen) sets `needs_model =
 takes `complete=` (a `Complete`) when built. synth never starts one: the caller passes it in
 (rl.completions makes one from the Ray rollout pool; `python -m synth` composes them in
 synth/__main__.py), so synth knows nothing of Ray.
+
+What a dataset card says about the generator (synth/card.py) comes from optional class
+attributes and methods; a generator without them still publishes, with a plainer card:
+  - `description: str`, a paragraph on what a record asks and how it is made;
+  - `paper: str`, the work it follows, as "Title (year), URL";
+  - `task_categories: tuple[str, ...]` and `tags: tuple[str, ...]`, Hub card metadata;
+  - `sources() -> list[synth.provenance.SourceInfo]`, what the records are made from, with
+    licences (the card declares the most restrictive; an unknown one makes it `other`);
+  - `skip_counts() -> dict[str, int]`, counted skips by reason so far ("source: ..." for rows
+    the source refused, "sampling: ..." for items passed over while making records);
+  - a config field `purpose` equal to "eval" publishes the split as `test` (else `train`).
 """
 
 from __future__ import annotations

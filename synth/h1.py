@@ -242,6 +242,19 @@ class H1Generator:
     name = "h1"
     config_class = H1Config
     level_class = H1Level
+    description = (
+        "Chains of grade-school math problems: problem j uses the answer to problem j-1 "
+        "through an adapter (identity, a scale, a unit conversion or an affine map), and only "
+        "the final answer is asked for and rewarded (reward `math`). Every answer is recomputed "
+        "by executing the problems' programs with the new values; `meta` holds the trace that "
+        "re-verifies a record without the source (`synth.h1.verify_chain`)."
+    )
+    paper = (
+        "h1: Bootstrapping LLMs to Reason over Longer Horizons via Reinforcement Learning "
+        "(2025), https://arxiv.org/abs/2510.07312"
+    )
+    task_categories = ("question-answering", "text-generation")
+    tags = ("math", "reasoning", "long-horizon", "curriculum")
 
     def __init__(self, config: H1Config | None = None, **fields) -> None:
         self.config = config if config is not None else H1Config(**fields)
@@ -270,6 +283,21 @@ class H1Generator:
     def summary(self) -> str:
         stats = self.source.stats
         return f"h1 source {stats.summary() if stats else self.source.tag}"
+
+    def sources(self) -> list:
+        """What the chains are made from, with licences (synth/provenance.py)."""
+        from synth.provenance import builtin_source, describe_source
+
+        if self.config.source == "builtin":
+            return [builtin_source("procedural grade-school problems")]
+        return [describe_source(self.config.source, kind="gsm8k")]
+
+    def skip_counts(self) -> dict[str, int]:
+        """Source rows refused, by reason (chains themselves are never skipped: a link that
+        cannot be made raises)."""
+        stats = self.source.stats
+        rejected = stats.rejected if stats else {}
+        return {f"source: {reason}": count for reason, count in rejected.items()}
 
     def axes(self) -> list[Axis]:
         horizon = Axis("horizon", tuple(range(1, self.config.max_horizon + 1)))

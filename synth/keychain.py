@@ -108,6 +108,15 @@ class KeyChainGenerator(MultiHopGenerator):
     name = "keychain"
     config_class = KeyChainConfig
     level_class = KeyChainLevel
+    description = (
+        "LoongRL's KeyChain: a multi-hop question hidden at the end of a chain of key-value "
+        "pairs scattered through a long context (the item's passages plus filler up to "
+        "`context_tokens` tokens), among `num_chains - 1` distractor chains that end in other "
+        "questions. The model starts from the first key, follows the chain to the true "
+        "question, then answers it from the documents (two-way substring reward). `meta` "
+        "holds the chains, the start key and the exact prompt token count."
+    )
+    tags = ("long-context", "multi-hop", "reasoning", "keychain")
 
     def axes(self) -> list[Axis]:
         axes = super().axes() + [Axis("num_chains", self.config.num_chains_values)]

@@ -135,6 +135,18 @@ class MultiHopGenerator:
     name = "multihop"
     config_class: type[MultiHopConfig] = MultiHopConfig
     level_class: type[MultiHopLevel] = MultiHopLevel
+    description = (
+        "Multi-hop questions over a long context: the item's own passages (its supporting "
+        "ones always) plus filler documents up to `context_tokens` tokens, the question at the "
+        "end; the answer (with its aliases) is rewarded by a two-way substring match. `meta` "
+        "names the source item, the passages placed and the exact prompt token count."
+    )
+    paper = (
+        "LoongRL: Reinforcement Learning for Advanced Reasoning over Long Contexts (2025), "
+        "https://arxiv.org/abs/2510.19363"
+    )
+    task_categories = ("question-answering", "text-generation")
+    tags = ("long-context", "multi-hop", "reasoning")
 
     def __init__(self, config: MultiHopConfig | None = None, **fields: Any):
         self.config = config if config is not None else self.config_class(**fields)
@@ -189,6 +201,24 @@ class MultiHopGenerator:
         if self.skipped:
             line += f"; items passed over while sampling: {dict(self.skipped)}"
         return line
+
+    def sources(self) -> list:
+        """The question source and the filler corpus, with licences (synth/provenance.py)."""
+        from synth.provenance import describe_source
+
+        found = [describe_source(self.config.source, kind="hotpotqa")]
+        if self.config.filler:
+            found.append(describe_source(self.config.filler, kind="filler"))
+        return found
+
+    def skip_counts(self) -> dict[str, int]:
+        """Source records skipped or malformed, and items passed over while sampling."""
+        self._setup()
+        counts = {f"source: {reason}": count for reason, count in self.source_load.skipped.items()}
+        if self.source_load.errors:
+            counts["source: malformed record"] = len(self.source_load.errors)
+        counts.update({f"sampling: {reason}": count for reason, count in self.skipped.items()})
+        return counts
 
     def prepare(self) -> None:
         """Load the source, the tokenizer and count all filler now (before a long run)."""

@@ -15,7 +15,7 @@ TASK_FIELDS = ("id", "task", "level", "prompt", "answer", "reward", "meta")
 
 
 class Task(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     id: str
     """Deterministic: the same generator, seed, level and index give the same id."""

@@ -45,6 +45,7 @@ def test_defaults_are_the_embedded_run():
         ("tasks.h1.generator=nope", "unknown generator 'nope'"),
         ("tasks.h1.reward=nope", "unknown reward 'nope'"),
         ("curriculum.replay_frac=2", "replay_frac must lie in [0, 1]"),
+        ("logging.push_to_hub=h1-grpo", "config error: logging.push_to_hub: must be ORG/NAME"),
     ],
 )
 def test_bad_values_give_one_line_naming_the_key(override, expected):

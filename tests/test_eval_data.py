@@ -55,6 +55,13 @@ def test_files_and_directories_load_and_are_checked(tmp_path):
     loaded = load_eval_set(str(tmp_path / "set"))
     assert loaded.name == "set" and [t.id for t in loaded.tasks] == [t.id for t in tasks]
 
+    from synth.cli import main
+
+    assert main(["h1", "--horizon", "1", "2", "--n", "3", "--purpose", "eval", "--out",
+                 str(tmp_path / "levels")]) == 0  # fmt: skip
+    levels = load_eval_set(str(tmp_path / "levels"))
+    assert [t.level["horizon"] for t in levels.tasks] == [1, 1, 1, 2, 2, 2]
+
     lines = [task.model_dump_json() for task in tasks] + ["{not json", '{"id": "x"}']
     (tmp_path / "tasks.jsonl").write_text("\n".join(lines) + "\n")
     from_jsonl = load_eval_set(str(tmp_path / "tasks.jsonl"))

@@ -3,6 +3,7 @@ errors, and a toy generator registered here that runs through the CLI with no CL
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 
@@ -63,13 +64,79 @@ def test_test_split_is_refused_in_one_line(tmp_path, shared_data, capsys):
                  "--out", str(tmp_path / "eval")]) == 0  # fmt: skip
 
 
-def test_push_to_hub_publishes_the_dataset(tmp_path, monkeypatch):
-    # The Hub itself is mocked: push_to_hub records its repository instead of uploading.
-    pushed = []
-    monkeypatch.setattr(datasets.Dataset, "push_to_hub", lambda self, repo: pushed.append(repo))
-    args = ["h1", "--horizon", "1", "--n", "3", "--out", str(tmp_path / "d")]
-    assert main([*args, "--push-to-hub", "me/h1-chains"]) == 0
-    assert pushed == ["me/h1-chains"]
+def test_level_flags_make_every_combination_and_levels_names_points(tmp_path):
+    grid = tmp_path / "grid"
+    args = ["h1", "--horizon", "1", "2", "--problem-steps", "1", "2"]
+    assert main([*args, "--problem-steps-values", "1", "2", "--n", "3", "--out", str(grid)]) == 0
+    loaded = datasets.load_from_disk(str(grid))
+    assert list(loaded) == [
+        "horizon_1-problem_steps_1", "horizon_1-problem_steps_2",
+        "horizon_2-problem_steps_1", "horizon_2-problem_steps_2",
+    ]  # fmt: skip
+    for name, split in loaded.items():
+        expected = {axis: int(value) for axis, value in (p.rsplit("_", 1) for p in name.split("-"))}
+        assert [task.level for task in tasks_from_dataset(split)] == [expected] * 3
+    points = tmp_path / "points"
+    assert main(["h1", "--levels", "horizon=1", "horizon=3", "--n", "2", "--out", str(points)]) == 0
+    assert {name: [t.level for t in tasks_from_dataset(split)] for name, split in
+            datasets.load_from_disk(str(points)).items()} == {
+        "horizon_1": [{"horizon": 1}] * 2, "horizon_3": [{"horizon": 3}] * 2}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "levels, message",
+    [
+        (["--levels", "horizon=1", "--horizon", "1", "2"], "--levels or with several --horizon"),
+        (["--levels", "depth=2"], "write AXIS=VALUE,... with axes ['horizon', 'problem_steps']"),
+        (["--levels", "horizon=two"], "horizon='two' is not an integer"),
+        (["--levels", "horizon=1", "horizon=1"], "level {'horizon': 1} is given twice"),
+        (["--horizon", "0"], "--horizon: Input should be greater than or equal to 1"),
+    ],
+)
+def test_bad_levels_are_one_line(tmp_path, capsys, levels, message):
+    assert main(["h1", *levels, "--n", "1", "--out", str(tmp_path / "d")]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and message in error[0], error
+    assert not (tmp_path / "d").exists()
+
+
+def test_the_card_names_the_command_that_makes_the_same_records(tmp_path, shared_data):
+    source = f"gsm8k:{shared_data / 'gsm8k' / 'train.jsonl'}"
+    first = tmp_path / "first"
+    argv = ["h1", "--horizon", "1", "2", "--n", "4", "--seed", "9", "--source", source]
+    assert main([*argv, "--limit", "300", "--max-answer", "100000", "--out", str(first)]) == 0
+    card = (first / "README.md").read_text()
+    command = shlex.split(card.split("```bash\n")[1].split("\n```")[0])
+    assert command[:4] == ["python", "-m", "synth", "h1"] and command[-2:] == ["--out", str(first)]
+    again = tmp_path / "again"
+    assert main([*command[3:-2], "--out", str(again)]) == 0
+    assert (again / "README.md").read_text().replace(str(again), str(first)) == card
+    assert datasets.load_from_disk(str(again))["horizon_2"].to_list() == (
+        datasets.load_from_disk(str(first))["horizon_2"].to_list()
+    )
+
+
+def test_push_to_hub_is_refused_before_sampling_when_offline(tmp_path, capsys):
+    # conftest.py sets HF_HUB_OFFLINE=1 for the suite: publishing says so in one line, first.
+    out = tmp_path / "d"
+    code = main(["h1", "--horizon", "1", "--n", "3", "--out", str(out), "--push-to-hub", "me/h1"])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == "h1: HF_HUB_OFFLINE is set: unset it to publish to the Hub"  # fmt: skip
+    assert not out.exists()
+    assert main(["h1", "--horizon", "1", "--n", "3", "--out", str(out), "--push-to-hub", "me"]) == 2  # fmt: skip
+    assert "must be ORG/NAME" in capsys.readouterr().err
+
+
+def test_out_must_be_new_or_an_earlier_dataset(tmp_path, capsys):
+    out = tmp_path / "d"
+    assert main(["h1", "--horizon", "1", "2", "--n", "2", "--out", str(out)]) == 0
+    assert main(["h1", "--horizon", "3", "--n", "2", "--out", str(out)]) == 0  # replaces it
+    assert tasks_from_dataset(datasets.load_from_disk(str(out)))[0].level == {"horizon": 3}
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("mine")
+    assert main(["h1", "--horizon", "1", "--n", "2", "--out", str(tmp_path / "notes")]) == 2
+    assert "is not a dataset directory" in capsys.readouterr().err
+    assert (tmp_path / "notes" / "todo.txt").read_text() == "mine"
 
 
 def test_every_generator_declares_its_models_and_gets_a_subcommand(capsys):
