@@ -67,21 +67,24 @@ def route_logs(run_dir: Path) -> Callable[[], None]:
             replaced.append((index, handler))
     root.addHandler(to_file)
     # Ray's own driver-side lines ("Started a local Ray instance", the token notice) go to
-    # its logger's handler, which does not propagate to ours: errors only on the console.
+    # its logger's handler, which does not propagate to ours: errors only on the console. A
+    # handler of its own, because ray.init sets the format of every handler of that logger.
     ray_logger = logging.getLogger("ray")
     ray_levels = [(handler, handler.level) for handler in ray_logger.handlers]
     for handler, level in ray_levels:
         handler.setLevel(max(level, logging.ERROR))
-    ray_logger.addHandler(to_file)
+    ray_to_file = logging.FileHandler(Path(run_dir) / RUN_LOG)
+    ray_logger.addHandler(ray_to_file)
 
     def undo() -> None:
-        ray_logger.removeHandler(to_file)
+        ray_logger.removeHandler(ray_to_file)
         for handler, level in ray_levels:
             handler.setLevel(level)
         root.removeHandler(to_file)
         for index, handler in replaced:
             root.handlers[index] = handler
         to_file.close()
+        ray_to_file.close()
 
     return undo
 

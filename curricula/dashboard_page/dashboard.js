@@ -123,7 +123,7 @@ function tasksAndAxes() {
 
 function series(run, key, extra) {
   return { name: state.runs.length > 1 ? `${run.name} · ${extra || key}` : extra || key,
-    colour: run.colour, color: run.colour, x: run.steps, y: run.cols[key] || [] };
+    color: run.colour, x: run.steps, y: run.cols[key] || [] };
 }
 
 // ------------------------------------------------------------------ panels
