@@ -203,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return serve(argv[1:])
     parser = argparse.ArgumentParser(
+        prog="python -m curricula.dashboard",
         description=__doc__.splitlines()[0],
         epilog="python -m curricula.dashboard serve --help: the live page",
     )
