@@ -45,6 +45,7 @@ def init_ray(
     num_cpus: int | None = None,
     dashboard: bool = False,
     object_store_memory: int | None = None,
+    runtime_env: dict | None = None,
 ) -> bool:
     """Connect this process to Ray; True when this call connected it (pass that to shutdown_ray).
 
@@ -52,6 +53,8 @@ def init_ray(
     `dashboard` is set, because it is a dozen processes and ~1 GB of resident memory on a
     laptop run (a cluster started with `ray start --head` has its own dashboard).
     `object_store_memory` (bytes) sizes a local Ray's object store (see object_store_bytes).
+    `runtime_env` applies to every worker of this job (cluster.worker_logs.runtime_env sends
+    their output to a log file).
     Already connected: nothing happens and False comes back, so a caller never stops a Ray
     that someone else owns. `num_cpus` sets a local Ray's logical CPUs (ignored when joining).
     """
@@ -69,7 +72,7 @@ def init_ray(
         return False
     if address:
         log.info("joining Ray cluster at %s", address)
-        ray.init(address=address, log_to_driver=True)
+        ray.init(address=address, log_to_driver=True, runtime_env=runtime_env)
         return True
     context = ray.init(
         num_cpus=num_cpus,
@@ -78,6 +81,7 @@ def init_ray(
         object_store_memory=object_store_memory,
         dashboard_host=LOOPBACK,
         log_to_driver=True,
+        runtime_env=runtime_env,
     )
     log.info("started local Ray on %s (dashboard %s)", LOOPBACK, context.dashboard_url or "off")
     return True

@@ -1,6 +1,10 @@
 """The curriculum dashboard: level path per task and per-level success, from metrics.jsonl.
 
     python -m curricula.dashboard runs/<name>/metrics.jsonl [--width 72] [--html report.html]
+    python -m curricula.dashboard serve runs/<name> [runs/<other> ...] [--port 8765]
+
+`serve` is the live page that follows running jobs (curricula/dashboard_server.py); the forms
+below render a finished file once.
 
 Reads the flat records `Curriculum.metrics()` writes (`curriculum/<task>/<axis>`,
 `curriculum/<task>/<label>/success`, ...; the step from `step` or `curriculum/step`) and the
@@ -193,7 +197,16 @@ def render_html(report: Report, title: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["serve"]:
+        from curricula.dashboard_server import main as serve
+
+        return serve(argv[1:])
+    parser = argparse.ArgumentParser(
+        prog="python -m curricula.dashboard",
+        description=__doc__.splitlines()[0],
+        epilog="python -m curricula.dashboard serve --help: the live page",
+    )
     parser.add_argument("metrics", type=Path, help="a run's metrics.jsonl")
     parser.add_argument("--width", type=int, default=72, help="columns of the text charts")
     parser.add_argument(

@@ -74,6 +74,17 @@ class LoggingConfig(BaseModel):
     """wandb project."""
     progress: bool = True
     """Show a progress bar with the current levels and reward."""
+    dashboard: bool = False
+    """Serve the live curriculum page (`python -m curricula.dashboard serve`) from the run's
+    process on 127.0.0.1 while it trains; its URL is printed when the run starts."""
+    dashboard_port: int = Field(default=8765, ge=0, le=65535)
+    """Port of that page; 0 (or a port in use) takes a free one."""
+    samples_per_level: int = Field(default=1, ge=0)
+    """Groups per task and level written each step to runs/<name>/rollouts.jsonl (prompt, gold
+    answer, every completion with its reward) for the dashboard; 0 writes none."""
+    samples_max_mb: float = Field(default=32.0, gt=0)
+    """Cap on the rollouts files (MB): past half of it, rollouts.jsonl becomes rollouts.1.jsonl
+    and a new one starts, so the oldest samples go first."""
     push_to_hub: str | None = None
     """Hub model repository (ORG/NAME) the run is published to when it ends: the best policy
     (else the last checkpoint), config.yaml, metrics.jsonl and a model card (rl/publish.py).

@@ -27,9 +27,10 @@ from tqdm import tqdm
 
 from cluster.pool import RolloutPool
 from cluster.ray_setup import init_ray, object_store_bytes, shutdown_ray
+from cluster.worker_logs import runtime_env
 from curricula import Curriculum, build_curriculum
 from models import resolve_model
-from rl import checkpoints
+from rl import checkpoints, rollout_log, watch
 from rl.collect import Batch, Collector
 from rl.config import RunConfig
 from rl.config_io import dump_config
@@ -107,13 +108,15 @@ def build(config: RunConfig) -> Components:
     return Components(collector, curriculum, scorer, pool, learner, evaluator)
 
 
-def start_ray(config: RunConfig) -> bool:
+def start_ray(config: RunConfig, run_dir: Path | None = None) -> bool:
     """Join `config.ray.address` (or $RAY_ADDRESS), or start a local Ray sized for the run:
-    dashboard as configured, object store from the policy's weights (object_store_bytes).
+    dashboard as configured, object store from the policy's weights (object_store_bytes),
+    the workers' own output to run_dir/run.log (cluster/worker_logs.py).
     Returns what cluster.ray_setup.init_ray returns: pass it to shutdown_ray."""
     ray_config = config.ray
     store = object_store_bytes(resolve_model(config.model), ray_config.object_store_gib)
-    return init_ray(ray_config.address, ray_config.num_cpus, ray_config.dashboard, store)
+    env = runtime_env(run_dir / watch.RUN_LOG) if run_dir is not None else None
+    return init_ray(ray_config.address, ray_config.num_cpus, ray_config.dashboard, store, env)
 
 
 class Driver:
@@ -242,6 +245,7 @@ class Driver:
         versions = self.sync_weights(step + 1)
         seconds_sync = time.perf_counter() - timer
         self.curriculum.observe(curriculum_results(observed))
+        rollout_log.append(self.run_dir, step, observed, self.config.logging)  # for the dashboard
         evaluation = self.evaluate(step)  # the pool is idle and holds the new weights
 
         record = batch_metrics(train, observed)
@@ -293,7 +297,7 @@ def running(
     config: RunConfig, run_dir: Path, metrics: MetricsLogger, resume: bool = False
 ) -> Iterator[Driver]:
     """Ray, the components and a Driver for `run_dir`; the pool and a local Ray stop on exit."""
-    started = start_ray(config)
+    started = start_ray(config, run_dir)
     parts = None
     try:
         parts = build(config)
@@ -316,12 +320,14 @@ def run(config: RunConfig, resume: bool = False) -> int:
     metrics = MetricsLogger(
         run_dir, config.model_dump(mode="json"), config.logging.wandb, config.logging.project, name
     )
+    stop_watching = watch.start(config.logging, run_dir)
     try:
         with running(config, run_dir, metrics, resume) as driver:
             driver.run()
             evaluation = driver.evaluator.summary()
     finally:
         metrics.close()
+        stop_watching()
     print(render_summary(read_metrics(run_dir / "metrics.jsonl"), str(run_dir)))
     if evaluation:
         print(evaluation)

@@ -2,7 +2,9 @@
 
 Metrics go to `metrics.jsonl` (one JSON object per line, always) and to wandb. wandb is on
 by default: online when WANDB_API_KEY is set, otherwise offline (files under the run
-directory, `wandb sync` uploads them later); `logging.wandb=disabled` turns it off.
+directory, `wandb sync` uploads them later); `logging.wandb=disabled` turns it off. The
+curriculum's panels there (metrics against the step, the events table, success by level)
+come from rl/wandb_panels.py.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class MetricsLogger:
     ):
         self.path = Path(run_dir) / "metrics.jsonl"
         self._wandb = None
+        self._panels = None
         mode = wandb_mode(wandb_setting)
         if mode != "disabled":
             import wandb
@@ -69,6 +72,9 @@ class MetricsLogger:
                 resume="allow",
                 id=name.replace("/", "-"),
             )
+            from rl.wandb_panels import CurriculumPanels
+
+            self._panels = CurriculumPanels(self._wandb)
             log.info("wandb: %s mode, files under %s", mode, run_dir / "wandb")
 
     def log(self, step: int, metrics: dict[str, Any]) -> None:
@@ -76,13 +82,13 @@ class MetricsLogger:
         with self.path.open("a") as handle:
             handle.write(json.dumps(record) + "\n")
         if self._wandb is not None:
-            numeric = {
-                k: v for k, v in record.items() if isinstance(v, int | float) and k != "step"
-            }
-            self._wandb.log(numeric, step=step)
+            numeric = {k: v for k, v in record.items() if isinstance(v, int | float)}
+            self._wandb.log(numeric, step=step)  # `step` too: the x axis of every panel
+            self._panels.log(step, record)
 
     def close(self) -> None:
         if self._wandb is not None:
+            self._panels.close()
             self._wandb.finish()
             self._wandb = None
 
