@@ -42,7 +42,7 @@ class Pushed:
 def check_repo_id(repo_id: str) -> None:
     """ORG/NAME, or one HubError line naming the form."""
     parts = (repo_id or "").split("/")
-    if not REPO_ID.match(repo_id or "") or "--" in repo_id or ".." in repo_id:
+    if not REPO_ID.fullmatch(repo_id or "") or "--" in repo_id or ".." in repo_id:
         raise HubError(
             f"repository {repo_id!r} must be ORG/NAME (letters, digits, - _ ., no -- or ..)"
         )
