@@ -36,6 +36,7 @@ SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_DIRNAME = "SmolLM2-135M-Instruct"
 TINY_DIRNAME = "tiny-smollm2"
 _MARKER = ".longhorizon-complete"
+EMBEDDED_CONTEXT_TOKENS = 8192  # SmolLM2-135M-Instruct's max_position_embeddings
 
 
 def models_dir() -> Path:

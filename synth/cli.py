@@ -42,8 +42,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
+from models import EMBEDDED_CONTEXT_TOKENS
 from synth import GENERATORS
 from synth.card import CardInputs, CardLevel, config_name, dataset_card
+from synth.data_warnings import level_warnings
 from synth.hub import HubError, check_repo_id, require_token
 from synth.publish import check_out_dir, push_dataset, write_local
 from synth.task import Task
@@ -255,7 +257,19 @@ def make_levels(
         before = after
     if hasattr(generator, "summary"):
         log.info("%s", generator.summary())
+    context, reader = _reader(args)
+    for level in made:
+        for warning in level_warnings(args.generator, level.config, level.rows, context, reader):
+            log.warning("%s", warning)
     return generator, made
+
+
+def _reader(args: argparse.Namespace) -> tuple[int, str]:
+    """The context the prompts are checked against: the serving model's --max-model-len for a
+    model-driven generator, else the embedded model's."""
+    if hasattr(args, "max_model_len"):
+        return args.max_model_len, f"--max-model-len {args.max_model_len}"
+    return EMBEDDED_CONTEXT_TOKENS, "the embedded model (SmolLM2-135M)"
 
 
 def command_line(args: argparse.Namespace) -> list[str]:
