@@ -57,6 +57,8 @@ ROWS = [
     (EVAL + ["--model", "/nonexistent", "--data", "h1:horizon=1,n=2"], "does not exist"),
     (EVAL + ["--model", "tiny", "--data", "h1:horizon=1,n=2", "--samples", "0"], "--samples"),
     (EVAL + ["--model", "tiny", "--data", "{w}/binary.jsonl"], "binary.jsonl"),
+    (EVAL + ["--model", "tiny", "--data", "h1:horizon=1,n=2", "--json", "/proc/x/s.json"],
+     "--json /proc/x/s.json"),
 ]  # fmt: skip
 
 
