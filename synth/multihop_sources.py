@@ -320,10 +320,16 @@ def _corpus_object(path: Path) -> Iterator[tuple[str, str]] | None:
     data = read_json_file(path)
     if not isinstance(data, dict) or "data" in data:
         return None
-    return (
-        (str(title), "".join(body) if isinstance(body, list) else str(body))
-        for title, body in data.items()
-    )
+    return ((str(title), _corpus_text(body)) for title, body in data.items())
+
+
+def _corpus_text(body: Any) -> str:
+    """A corpus entry's text; what is neither text nor a list of sentences counts as empty."""
+    if isinstance(body, str):
+        return body
+    if isinstance(body, list):
+        return "".join(part for part in body if isinstance(part, str))
+    return ""
 
 
 def load_filler(path: str | Path, min_words: int = 20) -> list[tuple[str, str]]:

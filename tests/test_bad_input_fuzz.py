@@ -13,7 +13,7 @@ import logging
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from curricula.dashboard import load as load_dashboard
@@ -82,6 +82,7 @@ def test_multihop_records_are_skips_never_errors(content, fmt, suffix):
 
 @FUZZ
 @given(lines, st.sampled_from([".txt", ".jsonl", ".json"]))
+@example([b'{"title": [null, "text"]}'], ".json")  # a corpus object with a non-text sentence
 def test_filler_files_never_raise_more_than_one_line(content, suffix):
     with tempfile.TemporaryDirectory() as folder:
         path = _file(folder, "filler" + suffix, content)
