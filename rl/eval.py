@@ -150,6 +150,14 @@ def check_args(args: argparse.Namespace) -> None:
         raise ValueError(f"--max-tokens must lie in [1, --max-model-len), got {args.max_tokens}")
     if args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    if args.json:  # checked now, not after the whole evaluation
+        from synth.paths import writable_folder
+
+        target = Path(args.json)
+        if target.is_dir() or not writable_folder(target.absolute().parent):
+            raise ValueError(
+                f"--json {args.json} cannot be written (give a file in a writable folder)"
+            )
 
 
 def run_eval(args: argparse.Namespace, model_path: str, sets: list[EvalSet]) -> dict:
@@ -241,4 +249,6 @@ def _sampling_record(args: argparse.Namespace) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from rl.cli_guard import run_cli
+
+    sys.exit(run_cli(main, "rl.eval"))

@@ -16,7 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cluster.config import RolloutConfig, SamplingConfig
 from curricula.config import CurriculumConfig, FixedStepsSchedule, TaskCurriculum
-from rl.config import CheckpointConfig, EvalConfig, LearnerResources, LoggingConfig, RayConfig
+from rl.config import (
+    CheckpointConfig,
+    EvalConfig,
+    LearnerResources,
+    LoggingConfig,
+    RayConfig,
+    RunName,
+)
 from rl.learners.config import PREFERENCE_LOSSES, TrainerConfig
 
 
@@ -42,8 +49,9 @@ class LongPORunConfig(BaseModel):
 
     algorithm: Literal["longpo"] = "longpo"
     """Selects this run (rl/longpo_run.py); `grpo` is rl/config.py's RunConfig."""
-    name: str | None = None
-    """Run directory name under `output_dir`; None: `longpo-<date>-<time>`."""
+    name: RunName = None
+    """Run directory name under `output_dir` (a name: no /, no .., no control characters);
+    None: `longpo-<date>-<time>`."""
     output_dir: str = "runs"
     """Where run directories go."""
     seed: int = 0

@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(CONFIGS[algorithm], args.config, args.overrides)
         if args.resume and not config.name:
             raise ConfigError("--resume needs the run's name: add name=<run name>")
+        check_outside_world(config, args.resume)
         if config.logging.push_to_hub:  # a run of hours must not end unable to publish
             from synth.hub import HubError, require_token
 
@@ -125,6 +126,23 @@ def main(argv: list[str] | None = None) -> int:
     return run(config, resume=args.resume)
 
 
+def check_outside_world(config: RunConfig | LongPORunConfig, resume: bool) -> None:
+    """What the config cannot know and the run would refuse, checked before anything starts
+    (by --dry-run too): the model exists or is a well-formed Hub id, and the run directory can
+    be made inside output_dir without replacing an earlier run. One ConfigError line."""
+    from models import check_model
+    from rl.rundir import check_run_dir
+
+    try:
+        check_model(config.model)
+    except ValueError as error:
+        raise ConfigError(f"config error: model: {error}") from None
+    try:
+        check_run_dir(config.output_dir, config.name, resume)
+    except ValueError as error:
+        raise ConfigError(f"config error: {error}") from None
+
+
 def algorithm_of(path: str | None, overrides: list[str]) -> str:
     """Which run the config describes: `algorithm=` among the overrides, else the file's
     `algorithm` key, else grpo. One ConfigError line for an unknown one."""
@@ -143,4 +161,6 @@ def algorithm_of(path: str | None, overrides: list[str]) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from rl.cli_guard import run_cli
+
+    sys.exit(run_cli(main, "rl/run.py"))

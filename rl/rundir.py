@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from synth.paths import lies_inside, writable_folder
+
 log = logging.getLogger(__name__)
 
 
@@ -24,9 +26,52 @@ def default_run_name(prefix: str = "run") -> str:
     return f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def check_name(name: str) -> str:
+    """A name that becomes one directory: no separators, no `..`, no control characters.
+    ValueError: one line saying what is wrong."""
+    if not name or name.strip() != name:
+        raise ValueError(f"{name!r} must be a non-empty name without leading or trailing spaces")
+    if "/" in name or "\\" in name:
+        raise ValueError(f"{name!r} is a path, not a name: drop the / (output_dir is the folder)")
+    if ".." in name or name == ".":
+        raise ValueError(f"{name!r} must not be . or contain ..")
+    if any(ord(char) < 32 or ord(char) == 127 for char in name):
+        raise ValueError(f"{name!r} must not contain control characters")
+    if len(name.encode()) > 255:
+        raise ValueError(f"{name[:20]!r}... is longer than the 255 bytes a file name may have")
+    return name
+
+
+def check_run_dir(output_dir: str | Path, name: str | None, resume: bool) -> Path | None:
+    """What make_run_dir would refuse, checked before anything starts: output_dir is (or can
+    become) a writable folder; runs/<name> lies inside it once symlinks are resolved; it is not
+    an earlier run unless resuming. Returns the run directory (None without a name).
+    ValueError: one line naming the key."""
+    output = Path(output_dir).expanduser()
+    if output.exists() and not output.is_dir():
+        raise ValueError(f"output_dir: {output} is a file, not a folder")
+    if not writable_folder(output):
+        raise ValueError(f"output_dir: {output} cannot be created or written to")
+    if name is None:
+        return None
+    path = output / name
+    if not lies_inside(path, output):
+        raise ValueError(f"name: {path} resolves to {path.resolve()}, outside output_dir {output}")
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"name: {path} is a file, not a run directory")
+    if not resume and path.is_dir() and any(path.iterdir()):
+        raise ValueError(
+            f"name: run directory {path} already exists: pass --resume to continue it or set "
+            "name=<new>"
+        )
+    return path
+
+
 def make_run_dir(output_dir: str | Path, name: str, resume: bool) -> Path:
     """Create runs/<name>/; an existing directory is reused only when resuming."""
-    path = Path(output_dir) / name
+    path = Path(output_dir).expanduser() / check_name(name)
+    if not lies_inside(path, Path(output_dir).expanduser()):
+        raise ValueError(f"run directory {path} resolves outside output_dir {output_dir}")
     if path.exists() and not resume and any(path.iterdir()):
         raise FileExistsError(
             f"run directory {path} already exists: pass --resume to continue it or set name=<new>"

@@ -18,6 +18,14 @@ def pool_completer(model_flags):
 
 
 if __name__ == "__main__":
+    from rl.cli_guard import run_cli
     from synth.cli import main
+    from synth.hub import HubError
 
-    sys.exit(main(completer=pool_completer))
+    sys.exit(
+        run_cli(
+            lambda argv: main(argv, completer=pool_completer),
+            "synth",
+            user_errors=(ValueError, HubError),
+        )
+    )

@@ -20,7 +20,8 @@ Levels: a level flag takes one or more values and the levels are all their combi
 (`--context-tokens 4096 8192 --num-chains 2 4` makes four); `--levels` lists the points instead,
 `axis=value,...` each (a level flag with one value fills an axis a point leaves out). Each level
 gets --n records and is one config, named like `horizon_3` or `context_tokens_4096-num_chains_2`.
-`--out DIR` holds what `datasets.load_from_disk(DIR)` reads (Task rows, synth/task.py): a
+`--out DIR` (refused when it holds a dataset already, unless --overwrite; written beside it
+and renamed into place, so an interrupted run leaves no half dataset) holds what `datasets.load_from_disk(DIR)` reads (Task rows, synth/task.py): a
 Dataset for one level, a DatasetDict keyed by config for several; DIR/README.md is the card
 (synth/card.py), the text the Hub gets too (synth/publish.py). A push that fails leaves DIR
 as it is and says how to publish it again (`python -m synth.publish DIR --repo ORG/NAME`).
@@ -41,14 +42,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
+from models import EMBEDDED_CONTEXT_TOKENS
 from synth import GENERATORS
 from synth.card import CardInputs, CardLevel, config_name, dataset_card
+from synth.data_warnings import level_warnings
 from synth.hub import HubError, check_repo_id, require_token
 from synth.publish import check_out_dir, push_dataset, write_local
 from synth.task import Task
 
 log = logging.getLogger("synth")
-COMMON = ("n", "seed", "levels", "out", "push_to_hub", "private", "revision")
+COMMON = ("n", "seed", "levels", "out", "overwrite", "push_to_hub", "private", "revision")
 
 
 def flag(field_name: str) -> str:
@@ -132,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
         common.add_argument("--n", type=int, required=True, help="how many tasks per level")
         common.add_argument("--seed", type=int, default=0, help="same seed, same tasks")
         common.add_argument("--out", required=True, help="directory for datasets.save_to_disk")
+        common.add_argument(
+            "--overwrite", action="store_true", help="replace a dataset already in --out"
+        )
         common.add_argument(
             "--push-to-hub", default=None, metavar="ORG/NAME", help="also publish, with the card"
         )
@@ -251,7 +257,19 @@ def make_levels(
         before = after
     if hasattr(generator, "summary"):
         log.info("%s", generator.summary())
+    context, reader = _reader(args)
+    for level in made:
+        for warning in level_warnings(args.generator, level.config, level.rows, context, reader):
+            log.warning("%s", warning)
     return generator, made
+
+
+def _reader(args: argparse.Namespace) -> tuple[int, str]:
+    """The context the prompts are checked against: the serving model's --max-model-len for a
+    model-driven generator, else the embedded model's."""
+    if hasattr(args, "max_model_len"):
+        return args.max_model_len, f"--max-model-len {args.max_model_len}"
+    return EMBEDDED_CONTEXT_TOKENS, "the embedded model (SmolLM2-135M)"
 
 
 def command_line(args: argparse.Namespace) -> list[str]:
@@ -294,7 +312,7 @@ def main(argv: list[str] | None = None, completer: Any = None) -> int:
         return _fail(name, ValueError(f"--n must be at least 1, got {args.n}"))
     try:
         levels = level_points(parser, args)
-        check_out_dir(out)
+        check_out_dir(out, args.overwrite)
         if repo:  # before sampling, which may take long
             check_repo_id(repo)
             require_token()
@@ -322,7 +340,7 @@ def main(argv: list[str] | None = None, completer: Any = None) -> int:
         repo_id=repo,
     )
     card = dataset_card(inputs)
-    write_local(out, configs, card)
+    write_local(out, configs, card, args.overwrite)
     total = sum(len(level.rows) for level in made)
     print(f"wrote {total} {name} tasks ({', '.join(configs)}) to {out}")
     if repo:

@@ -15,7 +15,6 @@ name contains "test", or a Hub split named "test*", is only read with purpose="e
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections import Counter
@@ -26,6 +25,7 @@ from pathlib import Path
 
 from synth.arith import ArithError, Node, Number, evaluate, map_tree, parse, to_number
 from synth.atomic import AtomicProblem, Slot, find_numbers, make_problem
+from synth.jsonl import SHOWN_LINES, BadLine, format_skips, read_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -69,17 +69,25 @@ class SourceStats:
     Problem 1 of a chain, but no slot of theirs is rewritten since the off-note step would not
     follow the new value."""
     rejected: Counter = field(default_factory=Counter)
+    lines: dict[str, list[int]] = field(default_factory=dict)
+    """The first few line (row) numbers, from 1, of each rejection reason."""
+
+    def reject(self, reason: str, row_number: int) -> None:
+        self.rejected[reason] += 1
+        shown = self.lines.setdefault(reason, [])
+        if len(shown) < SHOWN_LINES:
+            shown.append(row_number)
 
     @property
     def acceptance_rate(self) -> float:
         return self.accepted / self.rows if self.rows else 0.0
 
     def summary(self) -> str:
-        reasons = ", ".join(f"{k} {v}" for k, v in self.rejected.most_common())
+        reasons = format_skips(self.rejected, self.lines)
         return (
             f"{self.name}: accepted {self.accepted}/{self.rows} ({100 * self.acceptance_rate:.1f} %),"
             f" {self.with_targets} with a dependency slot, {self.opaque} with off-note constants;"
-            f" rejected: {reasons or 'none'}"
+            f" rejected: {reasons}"
         )
 
     def to_dict(self) -> dict:
@@ -112,19 +120,17 @@ def check_split_allowed(name: str, purpose: str) -> None:
 
 
 def read_jsonl_rows(path: str | Path, stats: SourceStats) -> Iterator[tuple[int, object]]:
-    """(line number, parsed object) per non-blank line; invalid JSON is counted, not raised."""
+    """(line index from 0, parsed object) per non-blank line; a line that is not UTF-8 or not
+    JSON is counted with its line number, not raised."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise ValueError(f"GSM8K-schema source {path} is not a file; give a JSONL path")
-    with path.open(encoding="utf-8") as lines:
-        for line_number, line in enumerate(lines):
-            if not line.strip():
-                continue
-            try:
-                yield line_number, json.loads(line)
-            except json.JSONDecodeError:
-                stats.rows += 1
-                stats.rejected["invalid_json"] += 1
+    for line_number, value in read_jsonl(path):
+        if isinstance(value, BadLine):
+            stats.rows += 1
+            stats.reject(value.reason, line_number)
+        else:
+            yield line_number - 1, value
 
 
 def read_hub_rows(dataset_id: str, config: str | None, split: str) -> Iterator[tuple[int, object]]:
@@ -153,7 +159,7 @@ def problems_from_rows(
         try:
             problem = problem_from_row(row, f"{id_prefix}#{row_index}")
         except Rejected as rejection:
-            stats.rejected[rejection.reason] += 1
+            stats.reject(rejection.reason, row_index + 1)
             continue
         stats.accepted += 1
         stats.with_targets += bool(problem.target_slots)

@@ -181,12 +181,12 @@ def _load_source(source, purpose, split, limit, pool_size, one_step_fraction, bu
         tag, stats = path.stem, gsm8k.SourceStats(path.name)
         rows = gsm8k.read_jsonl_rows(path, stats)
         problems = gsm8k.problems_from_rows(_limited(rows, limit), stats, tag)
-    if stats is not None:
-        log.info("h1 source %s", stats.summary())
-    if not problems:
+    if not problems:  # the error line carries the summary
         raise ValueError(
             f"h1 source {source!r} gave no usable problems: {stats and stats.summary()}"
         )
+    if stats is not None:
+        log.info("h1 source %s", stats.summary())
     targets = tuple(problem for problem in problems if problem.target_slots)
     return LoadedSource(tag, tuple(problems), targets, stats)
 

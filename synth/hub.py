@@ -41,8 +41,13 @@ class Pushed:
 
 def check_repo_id(repo_id: str) -> None:
     """ORG/NAME, or one HubError line naming the form."""
-    if not REPO_ID.match(repo_id or ""):
-        raise HubError(f"repository {repo_id!r} must be ORG/NAME (letters, digits, - _ .)")
+    parts = (repo_id or "").split("/")
+    if not REPO_ID.fullmatch(repo_id or "") or "--" in repo_id or ".." in repo_id:
+        raise HubError(
+            f"repository {repo_id!r} must be ORG/NAME (letters, digits, - _ ., no -- or ..)"
+        )
+    if any(len(part) > 96 for part in parts):
+        raise HubError(f"repository {repo_id!r}: ORG and NAME may have 96 characters each")
 
 
 def require_token() -> None:

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from synth.jsonl import BadLine, SkipTally, read_json_file, read_jsonl, read_text_lines
+
 log = logging.getLogger(__name__)
 
 FORMATS = ("hotpotqa", "hotpotqa-hf", "2wiki", "musique", "hub")
@@ -202,16 +204,12 @@ def skip_reason(
 def _json_records(path: Path) -> Iterator[tuple[str, Any]]:
     """(location, record) pairs; a line that is not JSON is yielded as a MalformedRecord."""
     if path.suffix == ".jsonl":
-        with path.open(encoding="utf-8") as handle:
-            for line_number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield f"{path}:{line_number}", json.loads(line)
-                except json.JSONDecodeError as error:
-                    yield f"{path}:{line_number}", MalformedRecord(f"not JSON ({error.msg})")
+        for line_number, value in read_jsonl(path):
+            if isinstance(value, BadLine):
+                value = MalformedRecord(f"{value.reason} ({value.detail})")
+            yield f"{path}:{line_number}", value
         return
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = read_json_file(path)
     if isinstance(data, dict) and isinstance(data.get("data"), list):
         data = data["data"]
     if not isinstance(data, list):
@@ -298,7 +296,10 @@ def load_source(
 
 def _filler_file(path: Path) -> Iterator[tuple[str, str]]:
     if path.suffix == ".txt":
-        text = path.read_text(encoding="utf-8")
+        skips = SkipTally()
+        text = read_text_lines(path, skips)
+        if skips.counts:
+            log.warning("filler %s: lines skipped: %s", path, skips.summary())
         for paragraph in text.split("\n\n"):
             yield path.stem, " ".join(paragraph.split())
         return
@@ -316,13 +317,19 @@ def _corpus_object(path: Path) -> Iterator[tuple[str, str]] | None:
     """HippoRAG-style {title: text or [sentences]}; None when the file is something else."""
     if path.suffix != ".json":
         return None
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = read_json_file(path)
     if not isinstance(data, dict) or "data" in data:
         return None
-    return (
-        (str(title), "".join(body) if isinstance(body, list) else str(body))
-        for title, body in data.items()
-    )
+    return ((str(title), _corpus_text(body)) for title, body in data.items())
+
+
+def _corpus_text(body: Any) -> str:
+    """A corpus entry's text; what is neither text nor a list of sentences counts as empty."""
+    if isinstance(body, str):
+        return body
+    if isinstance(body, list):
+        return "".join(part for part in body if isinstance(part, str))
+    return ""
 
 
 def load_filler(path: str | Path, min_words: int = 20) -> list[tuple[str, str]]:

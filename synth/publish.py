@@ -27,38 +27,58 @@ from typing import Any
 
 from synth.card import REPO_PLACEHOLDER
 from synth.hub import HubError, Pushed, check_repo_id, push_files, require_token
+from synth.paths import writable_folder
 
 log = logging.getLogger(__name__)
 MAX_SHARD_BYTES = 500 * 1024 * 1024  # datasets.push_to_hub's default shard size
 
 
-def check_out_dir(out: Path) -> None:
-    """`out` is new, empty, or holds a dataset written earlier (which a new one replaces)."""
+def check_out_dir(out: Path, overwrite: bool = False) -> None:
+    """Before any work: `out` is new or empty, or holds a dataset written earlier and
+    `overwrite` says to replace it; its parent can be written (the new dataset is made beside
+    it and renamed into place)."""
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file: give a directory")
     if out.exists() and any(out.iterdir()):
         if not ((out / "state.json").exists() or (out / "dataset_dict.json").exists()):
             raise ValueError(f"--out {out} exists and is not a dataset directory: choose another")
+        if not overwrite:
+            raise ValueError(
+                f"--out {out} already holds a dataset: pass --overwrite to replace it, or choose "
+                "another directory"
+            )
+    if not writable_folder(out.absolute().parent):
+        raise ValueError(f"--out {out} cannot be created or written to")
 
 
-def prepare_out_dir(out: Path) -> None:
-    """An empty `out`: an earlier dataset written there is replaced, anything else refused."""
-    check_out_dir(out)
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+def write_local(out: Path, configs: dict[str, Any], card: str, overwrite: bool = False) -> None:
+    """`configs` (name -> Dataset) to `out` for load_from_disk, and the card as README.md.
 
-
-def write_local(out: Path, configs: dict[str, Any], card: str) -> None:
-    """`configs` (name -> Dataset) to `out` for load_from_disk, and the card as README.md."""
+    Written to a hidden folder beside `out` and renamed into place at the end, so an
+    interrupted write leaves no half dataset and an earlier one is replaced only whole."""
     from datasets import DatasetDict
 
-    prepare_out_dir(out)
-    if len(configs) == 1:
-        next(iter(configs.values())).save_to_disk(str(out))
-    else:
-        DatasetDict(configs).save_to_disk(str(out))
-    (out / "README.md").write_text(card, encoding="utf-8")
+    check_out_dir(out, overwrite)
+    parent = out.absolute().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))
+    try:
+        if len(configs) == 1:
+            next(iter(configs.values())).save_to_disk(str(staging))
+        else:
+            DatasetDict(configs).save_to_disk(str(staging))
+        (staging / "README.md").write_text(card, encoding="utf-8")
+        staging.chmod(0o755)  # mkdtemp makes it 0700; a dataset folder is as readable as any
+        if out.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
+            out.rename(retired / "dataset")
+            staging.rename(out)
+            shutil.rmtree(retired)
+        else:
+            staging.rename(out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def read_local(out: Path) -> tuple[dict[str, Any], str, str]:
@@ -151,4 +171,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from rl.cli_guard import run_cli
+
+    sys.exit(run_cli(main, "synth.publish", user_errors=(ValueError, HubError)))

@@ -56,7 +56,7 @@ def test_cli_prints_chart_and_writes_html(tmp_path, capsys):
 def test_cli_refuses_files_without_curriculum_metrics(tmp_path, capsys):
     other = tmp_path / "metrics.jsonl"
     other.write_text(json.dumps({"step": 1, "loss": 0.3}) + "\n")
-    assert main([str(other)]) == 1
+    assert main([str(other)]) == 2
     assert "no curriculum/ metrics" in capsys.readouterr().err
     assert main([str(tmp_path / "missing.jsonl")]) == 2
 

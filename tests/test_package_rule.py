@@ -2,9 +2,10 @@
 and cluster; models/ (the model and tokenizer resolver) imports none of them; no cycles.
 
 Imports are read with `ast`, inside functions too (a lazy import is still a dependency). One
-exception: a package's `__main__.py` is an entry point, a composition root that nothing
-imports, so it may wire in `rl` (`python -m synth longpo` hands the generator completions from
-rl's rollout pool); it can close no import cycle.
+exception: an entry point, a package's `__main__.py` or a module's `if __name__ == "__main__":`
+block, is a composition root that no import runs, so it may wire in `rl` (`python -m synth
+longpo` hands the generator completions from rl's rollout pool; every CLI ends through
+rl/cli_guard.py); it can close no import cycle.
 """
 
 from __future__ import annotations
@@ -35,12 +36,31 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def imports_of(path: Path) -> list[tuple[int, str, bool]]:
-    """(line, imported module, at module level) for every absolute first-party import."""
+def _main_block_nodes(tree: ast.Module) -> set[int]:
+    """ids of every node inside a module-level `if __name__ == "__main__":` block."""
+    inside: set[int] = set()
+    for node in tree.body:
+        test = node.test if isinstance(node, ast.If) else None
+        if (
+            isinstance(test, ast.Compare)
+            and isinstance(test.left, ast.Name)
+            and test.left.id == "__name__"
+            and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in test.comparators)
+        ):
+            inside.update(id(child) for statement in node.body for child in ast.walk(statement))
+    return inside
+
+
+def imports_of(path: Path, entry_blocks: bool = True) -> list[tuple[int, str, bool]]:
+    """(line, imported module, at module level) for every absolute first-party import;
+    `entry_blocks=False` leaves out those inside `if __name__ == "__main__":`."""
     tree = ast.parse(path.read_text(), filename=str(path))
     top_level = {id(node) for node in tree.body}
+    skipped = set() if entry_blocks else _main_block_nodes(tree)
     found = []
     for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -68,8 +88,11 @@ def rule_violations(root: Path = REPO) -> list[str]:
     broken = []
     for path in source_files(root, entry_points=True):
         own = path.relative_to(root).parts[0]
-        allowed = ALLOWED[own] | ({"rl"} if path.name == "__main__.py" else set())
-        for line, name, _ in imports_of(path):
+        library = set(imports_of(path, entry_blocks=False))
+        for import_ in imports_of(path):
+            line, name, _ = import_
+            entry = path.name == "__main__.py" or import_ not in library
+            allowed = ALLOWED[own] | ({"rl"} if entry else set())
             other = name.split(".")[0]
             if other != own and other not in allowed:
                 broken.append(f"{path.relative_to(root)}:{line} imports {name}")
@@ -103,7 +126,7 @@ def test_no_cycles_between_packages():
     edges = {package: set() for package in PACKAGES}
     for path in source_files():
         own = path.relative_to(REPO).parts[0]
-        for _, name, _ in imports_of(path):
+        for _, name, _ in imports_of(path, entry_blocks=False):
             if name.split(".")[0] != own:
                 edges[own].add(name.split(".")[0])
     assert find_cycle(edges) is None
@@ -154,3 +177,16 @@ def test_the_rule_catches_a_forbidden_import(tmp_path):
         "def f():\n    from cluster.pool import RolloutPool\n    return RolloutPool\n"
     )
     assert rule_violations(tmp_path)[0] == "synth/bad.py:2 imports cluster.pool"
+
+
+def test_an_entry_block_may_wire_in_rl_and_nothing_else(tmp_path):
+    for package in PACKAGES:
+        (tmp_path / package).mkdir()
+    (tmp_path / "curricula" / "tool.py").write_text(
+        'if __name__ == "__main__":\n    from rl.cli_guard import run_cli\n'
+        "    from cluster.pool import RolloutPool\n"
+    )
+    broken = rule_violations(tmp_path)
+    assert broken and all(
+        line.startswith("curricula/tool.py:3 imports cluster.pool") for line in broken
+    )

@@ -130,7 +130,10 @@ def test_push_to_hub_is_refused_before_sampling_when_offline(tmp_path, capsys):
 def test_out_must_be_new_or_an_earlier_dataset(tmp_path, capsys):
     out = tmp_path / "d"
     assert main(["h1", "--horizon", "1", "2", "--n", "2", "--out", str(out)]) == 0
-    assert main(["h1", "--horizon", "3", "--n", "2", "--out", str(out)]) == 0  # replaces it
+    assert main(["h1", "--horizon", "3", "--n", "2", "--out", str(out)]) == 2  # not by surprise
+    assert sorted(datasets.load_from_disk(str(out))) == ["horizon_1", "horizon_2"]
+    assert main(["h1", "--horizon", "3", "--n", "2", "--out", str(out), "--overwrite"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]  # no staging folder left
     assert tasks_from_dataset(datasets.load_from_disk(str(out)))[0].level == {"horizon": 3}
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "todo.txt").write_text("mine")
