@@ -189,6 +189,7 @@ def test_registry_names_and_error():
         "qa_two_way_substring_no_think",
         "qa_exact_match",
         "qa_f1",
+        "loongrl_qa_two_way_substring",
         "format",
         "length_following",
     }
