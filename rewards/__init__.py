@@ -22,6 +22,7 @@ from rewards.qa import (
     qa_two_way_substring_no_think,
 )
 from rewards.qa_loongrl import loongrl_qa_two_way_substring
+from rewards.ruler import ruler_match_all, ruler_match_all_no_think
 
 RewardFunction = Callable[..., list[float]]
 
@@ -32,6 +33,8 @@ REWARDS: dict[str, RewardFunction] = {
     "qa_exact_match": qa_exact_match,
     "qa_f1": qa_f1,
     "loongrl_qa_two_way_substring": loongrl_qa_two_way_substring,
+    "ruler_match_all": ruler_match_all,
+    "ruler_match_all_no_think": ruler_match_all_no_think,
     "format": format_reward,
     "length_following": length_following,
 }

@@ -190,6 +190,8 @@ def test_registry_names_and_error():
         "qa_exact_match",
         "qa_f1",
         "loongrl_qa_two_way_substring",
+        "ruler_match_all",
+        "ruler_match_all_no_think",
         "format",
         "length_following",
     }
