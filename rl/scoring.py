@@ -13,7 +13,6 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from rewards.batch import clip_unit
 from synth.task import Task
 
 log = logging.getLogger(__name__)
@@ -104,9 +103,6 @@ class Scorer:
 def _as_score(value: Any, low: float = 0.0, high: float = 1.0) -> float:
     """None (TRL's "does not apply") and NaN count as 0; values are clipped to the reward's
     range: [0, 1] unless the function declares `reward_range` (DAPO's signed total)."""
-    if value is None:
+    if value is None or math.isnan(value := float(value)):
         return 0.0
-    value = float(value)
-    if (low, high) == (0.0, 1.0):
-        return clip_unit(value)
-    return 0.0 if math.isnan(value) else min(max(value, low), high)
+    return min(max(value, low), high)
