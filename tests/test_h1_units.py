@@ -141,3 +141,11 @@ def test_untyped_links_stay_available(shared_data):
         "h1", source=f"gsm8k:{shared_data / 'gsm8k' / 'train.jsonl'}", typed_links=False
     )
     assert len(untyped.sample({"horizon": 3}, 5, seed=0)) == 5
+
+
+def test_docstring_examples():
+    import doctest
+
+    import synth.h1_units
+
+    assert doctest.testmod(synth.h1_units).failed == 0

@@ -27,6 +27,8 @@ REWARD_MODULES = [
     "rewards.length",
     "rewards.math_reward",
     "rewards.qa",
+    "rewards.qa_loongrl",
+    "rewards.ruler",
     "rewards.timeout",
 ]
 
