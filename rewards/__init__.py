@@ -21,6 +21,8 @@ from rewards.qa import (
     qa_two_way_substring,
     qa_two_way_substring_no_think,
 )
+from rewards.qa_loongrl import loongrl_qa_two_way_substring
+from rewards.ruler import ruler_match_all, ruler_match_all_no_think
 
 RewardFunction = Callable[..., list[float]]
 
@@ -30,6 +32,9 @@ REWARDS: dict[str, RewardFunction] = {
     "qa_two_way_substring_no_think": qa_two_way_substring_no_think,
     "qa_exact_match": qa_exact_match,
     "qa_f1": qa_f1,
+    "loongrl_qa_two_way_substring": loongrl_qa_two_way_substring,
+    "ruler_match_all": ruler_match_all,
+    "ruler_match_all_no_think": ruler_match_all_no_think,
     "format": format_reward,
     "length_following": length_following,
 }

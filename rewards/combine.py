@@ -8,9 +8,15 @@ after its terms (TRL logs rewards under `__name__`).
 The overlong penalty is DAPO's soft one: with L_max = max_completion_tokens and
 L_cache = cache_tokens, a completion of |y| tokens gets 0 up to L_max - L_cache, then
 (L_max - L_cache - |y|) / L_cache down to -1 at L_max, and -1 beyond. It is added to the
-weighted sum and the total clipped to [0, 1] (DAPO adds it to a ±1 reward; our rewards
-live in [0, 1]). Token lengths come from TRL's `completion_ids` column, else from a
-`completion_lengths` column (one int per completion).
+weighted sum and the total clipped to [0, 1] (the project's choice: every reward lives in
+[0, 1], so a wrong overlong answer is not penalised further). Token lengths come from TRL's
+`completion_ids` column, else from a `completion_lengths` column (one int per completion).
+
+`reward_scale: plus_minus_one` is DAPO as published (verl's DAPO reward manager): the
+weighted sum s in [0, 1] becomes 2s - 1 (a correct/incorrect term gives +1/-1), the penalty
+`min(-(|y| - (L_max - L_cache)) / L_cache * penalty_factor, 0)` is added, and nothing is
+clipped: the total lies in [-1 - penalty_factor, 1]. The built function says its range in a
+`reward_range` attribute, which rl/scoring.py clips to instead of [0, 1].
 
 This module imports pydantic only; the registry is read when a spec is validated.
 """
@@ -20,7 +26,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -69,6 +75,9 @@ class OverlongPenalty(BaseModel):
     """L_max: the generation limit; a completion this long or longer gets the full -1."""
     cache_tokens: int = Field(gt=0)
     """L_cache: the soft zone before L_max over which the penalty grows from 0 to -1."""
+    penalty_factor: float = Field(default=1.0, gt=0)
+    """The penalty at L_max and beyond (verl's `overlong_buffer.penalty_factor`): the soft
+    zone runs from 0 down to -penalty_factor."""
 
     @model_validator(mode="after")
     def _cache_inside_limit(self) -> OverlongPenalty:
@@ -90,8 +99,8 @@ class OverlongPenalty(BaseModel):
         if completion_tokens <= soft_start:
             return 0.0
         if completion_tokens > self.max_completion_tokens:
-            return -1.0
-        return (soft_start - completion_tokens) / self.cache_tokens
+            return -self.penalty_factor
+        return (soft_start - completion_tokens) / self.cache_tokens * self.penalty_factor
 
 
 class RewardSpec(BaseModel):
@@ -101,6 +110,9 @@ class RewardSpec(BaseModel):
     """The named rewards and their weights; `{name: weight}` is accepted as shorthand."""
     overlong: OverlongPenalty | None = None
     """DAPO's soft overlong penalty, or None for none."""
+    reward_scale: Literal["unit", "plus_minus_one"] = "unit"
+    """`unit`: the total (penalty included) clipped to [0, 1], the project's choice.
+    `plus_minus_one`: DAPO's 2s - 1 plus the unclipped penalty, in [-1 - penalty_factor, 1]."""
 
     @model_validator(mode="before")
     @classmethod
@@ -166,6 +178,7 @@ def build_reward(spec: RewardSpec | dict | list) -> Callable[..., list[float]]:
     [1.0, 0.9, 0.1]
     """
     spec = spec if isinstance(spec, RewardSpec) else RewardSpec.model_validate(spec)
+    low, high = reward_range(spec)
 
     def combined(prompts: Any = None, completions: Any = None, **columns: Any) -> list[float]:
         completions = list(completions) if completions is not None else []
@@ -174,11 +187,26 @@ def build_reward(spec: RewardSpec | dict | list) -> Callable[..., list[float]]:
         for term in spec.terms:
             for index, score in enumerate(by_term[term.name]):
                 totals[index] += term.weight * score
+        if spec.reward_scale == "plus_minus_one":
+            totals = [2 * total - 1 for total in totals]
         if spec.overlong is not None:
             counts = _completion_token_counts(columns, len(completions))
             totals = [t + spec.overlong.penalty(n) for t, n in zip(totals, counts, strict=True)]
-        return [round(min(max(total, 0.0), 1.0), 12) for total in totals]
+        return [round(min(max(total, low), high), 12) for total in totals]
 
     combined.__name__ = "+".join(term.name for term in spec.terms)
     combined.__doc__ = f"Weighted reward {[(t.name, t.weight) for t in spec.terms]}."
+    combined.reward_range = (low, high)
     return combined
+
+
+def reward_range(spec: RewardSpec) -> tuple[float, float]:
+    """The interval a spec's total lies in: [0, 1], or DAPO's [-1 - penalty_factor, 1].
+
+    >>> reward_range(RewardSpec.model_validate({"terms": {"math": 1.0}, "reward_scale": "plus_minus_one",
+    ...     "overlong": {"max_completion_tokens": 100, "cache_tokens": 20, "penalty_factor": 0.5}}))
+    (-1.5, 1.0)
+    """
+    if spec.reward_scale == "unit":
+        return 0.0, 1.0
+    return -1.0 - (spec.overlong.penalty_factor if spec.overlong else 0.0), 1.0

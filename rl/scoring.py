@@ -9,10 +9,10 @@ the step's metrics) instead of stopping a long run.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from typing import Any
 
-from rewards.batch import clip_unit
 from synth.task import Task
 
 log = logging.getLogger(__name__)
@@ -58,14 +58,18 @@ class Scorer:
         completion_lengths: list[int],
         **extra: Any,
     ) -> list[float]:
-        """One reward in [0, 1] per completion of `task`'s prompt."""
+        """One reward per completion of `task`'s prompt, in [0, 1] or the reward's declared range."""
         fn = self.function(task_name, task)
         count = len(completions)
         columns = {"answer": [task.answer] * count, "completion_lengths": completion_lengths}
         columns.update({key: [value] * count for key, value in extra.items()})
         prompts = [task.prompt] * count
+        low, high = getattr(fn, "reward_range", (0.0, 1.0))
         try:
-            return [_as_score(v) for v in fn(prompts=prompts, completions=completions, **columns)]
+            return [
+                _as_score(v, low, high)
+                for v in fn(prompts=prompts, completions=completions, **columns)
+            ]
         except Exception:  # a user's reward raised on the batch: find the items that raise
             log.debug(
                 "reward for %s raised on a batch; scoring item by item", task_name, exc_info=True
@@ -80,7 +84,9 @@ class Scorer:
                             prompts=prompts[index : index + 1],
                             completions=completions[index : index + 1],
                             **row,
-                        )[0]
+                        )[0],
+                        low,
+                        high,
                     )
                 )
             except Exception as error:
@@ -94,6 +100,9 @@ class Scorer:
         return values
 
 
-def _as_score(value: Any) -> float:
-    """None (TRL's "does not apply") and NaN count as 0; values are clipped to [0, 1]."""
-    return 0.0 if value is None else clip_unit(float(value))
+def _as_score(value: Any, low: float = 0.0, high: float = 1.0) -> float:
+    """None (TRL's "does not apply") and NaN count as 0; values are clipped to the reward's
+    range: [0, 1] unless the function declares `reward_range` (DAPO's signed total)."""
+    if value is None or math.isnan(value := float(value)):
+        return 0.0
+    return min(max(value, low), high)

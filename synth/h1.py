@@ -11,15 +11,16 @@ rewarded, and the horizon h is the curriculum axis.
 For each j >= 2 a slot of problem j (a plain integer that feeds its answer) is replaced by a
 letter, "Let X be <adapter of the answer to Problem j-1>." is put in front, and problem j's
 program is re-run on the new value; the link is kept only when every step stays positive and
-integral where it was (see synth/atomic.py). `meta` holds the full trace; `verify_chain`
-re-executes it without the source.
+integral where it was (see synth/atomic.py), and, with `typed_links`, only between
+quantities of one type and unit (synth/h1_units.py). `meta` holds the full trace;
+`verify_chain` re-executes it without the source.
 
 Sources: "builtin" (procedural, offline), "gsm8k:PATH" or a plain PATH (local JSONL with
 question/answer), "hub:ID" or "hub:ID:CONFIG" (`datasets.load_dataset`). Split policy:
 purpose="train" refuses test splits (file names or Hub splits containing "test");
-evaluation chains need purpose="eval". Departures from the paper: the adapters and the
-re-execution of programs from calculator notes are our own construction (the paper's code
-is not public); the built-in source is ours.
+evaluation chains need purpose="eval". Departures from the paper: the adapters, the type and
+unit rules and the re-execution of programs from calculator notes are our own construction
+(the paper's code is not public); the built-in source is ours.
 """
 
 from __future__ import annotations
@@ -39,11 +40,13 @@ from synth.arith import Number, evaluate, format_number, parse, to_number
 from synth.atomic import AtomicProblem, rewrite_slot, run_with_input
 from synth.base import Axis, check_level
 from synth.h1_adapters import ADAPTER_KINDS, Adapter, candidates
+from synth.h1_units import QuantityType, TypedPool, accepts, adapter_fits
 from synth.task import Task
 
 log = logging.getLogger(__name__)
 
 LINK_ATTEMPTS = 40
+CHAIN_RESTARTS = 8
 # A system message that shows the answer format by example: the embedded 135M model boxes 24 %
 # of its answers with it and 0 % without (docs/log.md, 2026-11-30). Not the paper's (none).
 FORMAT_PROMPT = (
@@ -81,6 +84,11 @@ class H1Config(BaseModel):
     """A rewritten slot takes a value within [v / ratio, v * ratio] of its original v."""
     adapter_kinds: tuple[AdapterKind, ...] = ADAPTER_KINDS
     """Which adapters may link problems; "affine" keeps links from failing."""
+    typed_links: bool = True
+    """Link only quantities of one type and unit (synth/h1_units.py): a count feeds a count,
+    minutes feed minutes, a unit conversion runs from the answer's unit to the slot's and never
+    on a count; a problem whose answer's unit the text does not name only ends chains.
+    False: any adapter on any slot, as before."""
     max_answer: int = Field(10**7, ge=1)
     """Links whose recomputed answer exceeds this in magnitude are not used."""
     system_prompt: str | None = None
@@ -214,8 +222,10 @@ def link(
     previous: Number,
     rng: random.Random,
     config: H1Config,
+    types: tuple[QuantityType | None, tuple[QuantityType, ...]] | None = None,
 ) -> Link | None:
-    """A well-posed Link of `problem` to the previous answer, or None if no slot works."""
+    """A well-posed Link of `problem` to the previous answer, or None if no slot works.
+    `types`: (the previous answer's type, the type of each target slot) to link by type."""
     count = len(problem.target_slots)
     start = rng.randrange(count)
     for target in range(start, start + count):
@@ -223,9 +233,13 @@ def link(
         step = problem.target_steps[target % count]
         input_index = problem.slots[slot_index].input_index
         original = problem.inputs[input_index]
+        if types is not None and not accepts(types[0], types[1][target % count]):
+            continue
         for adapter in candidates(
             previous, original, rng, config.magnitude_ratio, config.adapter_kinds, step
         ):
+            if types is not None and not adapter_fits(types[0], types[1][target % count], adapter):
+                continue
             value = adapter.apply(previous)
             answer = run_with_input(problem, input_index, value)
             if answer is not None and abs(answer) <= config.max_answer:
@@ -261,6 +275,7 @@ class H1Generator:
         check_source(self.config)
         self._fragments: dict[str, str] = {}
         self._by_steps: dict[int, tuple[tuple, tuple]] = {}
+        self._typed: dict[int | None, TypedPool] = {}
         head = {"generator": "h1", "source": self.config.source, "purpose": self.config.purpose}
         self._meta_head = _compact(head)[1:-1]
 
@@ -324,6 +339,14 @@ class H1Generator:
             self._by_steps[max_steps] = (problems, targets)
         return self._by_steps[max_steps]
 
+    def _typed_pool(self, max_steps: int | None) -> TypedPool | None:
+        """The type index of a pool (None when links are untyped)."""
+        if not self.config.typed_links:
+            return None
+        if max_steps not in self._typed:
+            self._typed[max_steps] = TypedPool(*self._pools(max_steps))
+        return self._typed[max_steps]
+
     def sample(self, level: dict[str, int], n: int, seed: int) -> list[Task]:
         return self.sample_range(level, 0, n, seed)
 
@@ -346,20 +369,42 @@ class H1Generator:
     def make_chain(self, horizon: int, seed: int, index: int, max_steps: int | None = None) -> Task:
         """Chain `index` of the (horizon, seed) stream: a pure function of its arguments.
         `max_steps` limits every problem to that many operations (the problem_steps axis)."""
-        problems, targets = self._pools(max_steps)
         steps_key = "" if max_steps is None else f"/p{max_steps}"
-        rng = random.Random(f"h1/{seed}/{horizon}/{index}{steps_key}")
-        first = rng.choice(problems)
+        for restart in range(CHAIN_RESTARTS):
+            # A typed chain can run into an answer that nothing in the pool takes within its
+            # magnitude window; it is then drawn again from the next stream of the same index.
+            rng = random.Random(
+                f"h1/{seed}/{horizon}/{index}{steps_key}" + f"/r{restart}" * bool(restart)
+            )
+            try:
+                first, links = self._draw_chain(horizon, rng, max_steps)
+            except RuntimeError:
+                if restart == CHAIN_RESTARTS - 1:
+                    raise
+                continue
+            return self._task(first, links, horizon, seed, index, max_steps)
+        raise AssertionError("unreachable")
+
+    def _draw_chain(
+        self, horizon: int, rng: random.Random, max_steps: int | None
+    ) -> tuple[AtomicProblem, list[Link]]:
+        problems, targets = self._pools(max_steps)
+        typed = self._typed_pool(max_steps)
+        first = rng.choice(typed.first_problems(horizon > 1) if typed else problems)
         links: list[Link] = []
         previous, used = first.answer, {first.id}
+        previous_type = typed.answer_type(first) if typed else None
         for position in range(2, horizon + 1):
             chosen = None
-            for attempt in range(LINK_ATTEMPTS):
-                problem = rng.choice(targets)
+            pool = typed.next_problems(previous_type, position < horizon) if typed else targets
+            for attempt in range(LINK_ATTEMPTS if pool else 0):
+                problem = rng.choice(pool)
                 if problem.id in used and attempt < LINK_ATTEMPTS // 2:
                     continue
-                chosen = link(problem, previous, rng, self.config)
+                types = (previous_type, typed.slot_types(problem)) if typed else None
+                chosen = link(problem, previous, rng, self.config, types)
                 if chosen is not None:
+                    previous_type = typed.answer_type(problem) if typed else None
                     break
             if chosen is None:
                 raise RuntimeError(
@@ -369,7 +414,7 @@ class H1Generator:
             links.append(chosen)
             used.add(chosen.problem.id)
             previous = chosen.answer
-        return self._task(first, links, horizon, seed, index, max_steps)
+        return first, links
 
     def _task(
         self, first: AtomicProblem, links: list[Link], horizon, seed, index, max_steps=None

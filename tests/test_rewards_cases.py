@@ -27,6 +27,8 @@ REWARD_MODULES = [
     "rewards.length",
     "rewards.math_reward",
     "rewards.qa",
+    "rewards.qa_loongrl",
+    "rewards.ruler",
     "rewards.timeout",
 ]
 
@@ -189,6 +191,9 @@ def test_registry_names_and_error():
         "qa_two_way_substring_no_think",
         "qa_exact_match",
         "qa_f1",
+        "loongrl_qa_two_way_substring",
+        "ruler_match_all",
+        "ruler_match_all_no_think",
         "format",
         "length_following",
     }

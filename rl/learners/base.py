@@ -8,7 +8,9 @@ and the loss of one micro-batch. Everything else lives here:
              -> sharding -> optimizer and schedule (one method each, in that order);
   step       accumulate over micro-batches (each one's loss is its share of the full-batch loss),
              clip the gradient norm, step AdamW and the schedule; a step whose gradient norm is
-             not finite is skipped and reported (`skipped` = 1);
+             not finite is skipped and reported (`skipped` = 1); an objective may split a batch
+             into several updates (`update_plan`: PPO epochs and mini-batches), the schedule
+             still stepping once;
   forward    completion-token logprobs: each distinct prompt once with its KV cache
              (rl/learners/shared_prompt.py), the vocabulary head a chunk at a time
              (rl/learners/vocab_head.py);
@@ -258,29 +260,43 @@ class LearnerBase:
 
     # ------------------------------------------------------------------ step
     def step(self, batch: list[dict[str, Any]]) -> dict[str, float]:
-        """One optimizer update on `batch` (every sample of it, whatever the micro-batching)."""
+        """One training step on `batch`: one optimizer update on all of it (whatever the
+        micro-batching), or the objective's `update_plan` (PPO epochs and mini-batches); the
+        lr schedule steps once. `loss` and `grad_norm` are means over the updates, `skipped`
+        counts updates skipped for a non-finite gradient norm."""
         started = time.perf_counter()
-        sums = self.accumulate(batch)
-        grad_norm = self._clip_gradients()
+        if not batch:
+            raise ValueError("learner.step got an empty batch: the driver must send samples")
+        batch = self.prepare_batch(batch)
+        plan = self.update_plan(batch)
         lr = self.scheduler.get_last_lr()[0]
-        skipped = not math.isfinite(grad_norm)
-        if skipped:
-            log.warning("step %d: gradient norm %s, update skipped", self.steps_done, grad_norm)
-        else:
-            self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
+        sums: dict[str, float] = defaultdict(float)
+        grad_norms, skipped = [], 0
+        for sub_batch in plan:
+            for key, value in self.accumulate(sub_batch).items():
+                sums[key] += value
+            grad_norm = self._clip_gradients()
+            grad_norms.append(grad_norm)
+            if math.isfinite(grad_norm):
+                self.optimizer.step()
+            else:
+                skipped += 1
+                log.warning("step %d: gradient norm %s, update skipped", self.steps_done, grad_norm)
+            self.optimizer.zero_grad(set_to_none=True)
         self.scheduler.step()
         self.steps_done += 1
         metrics = {
-            "loss": sums["loss"],
-            "grad_norm": grad_norm,
+            "loss": sums["loss"] / len(plan),
+            "grad_norm": sum(grad_norms) / len(plan),
             "lr": lr,
             "skipped": float(skipped),
             "sequences": float(len(batch)),
-            "tokens": sums["tokens"],
+            "tokens": sums["tokens"] * len(batch) / sum(len(b) for b in plan),
             "micro_batches": sums["micro_batches"],
             "step_seconds": time.perf_counter() - started,
         }
+        if len(plan) > 1:
+            metrics["updates"] = float(len(plan))
         metrics.update(self.report(sums))
         return metrics
 
@@ -330,6 +346,14 @@ class LearnerBase:
         return dict(zip(keys, values.tolist(), strict=True))
 
     # ------------------------------------------------------------------ objective hooks
+    def prepare_batch(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The batch as the updates see it (e.g. with the pre-update logprobs); as it is here."""
+        return batch
+
+    def update_plan(self, batch: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        """The sub-batches, one optimizer update each, in order; here the whole batch once."""
+        return [batch]
+
     def needs_reference(self) -> bool:
         """Whether `micro_loss` reads `self.ref_model` (a frozen copy of the start policy)."""
         return False

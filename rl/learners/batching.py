@@ -80,7 +80,8 @@ def left_padded(sequences: list[list[int]], pad_token_id: int) -> tuple[torch.Te
 def completion_tensors(samples: list[dict[str, Any]], pad_token_id: int) -> dict[str, torch.Tensor]:
     """completion_ids, completion_mask (real tokens: what attention sees), loss_mask (the tokens
     a loss counts: a sample's `loss_mask` list, e.g. only assistant turns, else every real
-    token), rollout_logprobs (B, C), right-padded, C >= 1 so an all-empty micro-batch still has
+    token), rollout_logprobs (B, C) and old_logprobs (B, C) when every sample carries them
+    (the policy's own before a PPO-style batch's first update), right-padded, C >= 1 so an all-empty micro-batch still has
     a (fully masked) column; advantages (B,). Objectives without rollout logprobs or advantages
     (DPO, SFT) leave them out of their samples: zeros."""
     width = max(1, max(len(s["completion_token_ids"]) for s in samples))
@@ -96,11 +97,17 @@ def completion_tensors(samples: list[dict[str, Any]], pad_token_id: int) -> dict
                 rollout_logprobs[row, : len(completion)] = torch.tensor(
                     sample["rollout_logprobs"], dtype=torch.float32
                 )
+    old_logprobs = None
+    if samples and all("old_logprobs" in s for s in samples):  # set by a PPO-style learner
+        old_logprobs = torch.zeros(len(samples), width, dtype=torch.float32)
+        for row, sample in enumerate(samples):
+            values = sample["old_logprobs"]
+            old_logprobs[row, : len(values)] = torch.tensor(values, dtype=torch.float32)
     loss_mask = mask.clone()  # tokens a loss counts: all of them unless a sample says which
     for row, sample in enumerate(samples):
         if "loss_mask" in sample:
             loss_mask[row, : len(sample["loss_mask"])] = torch.tensor(sample["loss_mask"])
-    return {
+    tensors = {
         "completion_ids": ids,
         "completion_mask": mask,
         "loss_mask": loss_mask,
@@ -109,6 +116,9 @@ def completion_tensors(samples: list[dict[str, Any]], pad_token_id: int) -> dict
             [float(s.get("advantage", 0.0)) for s in samples], dtype=torch.float32
         ),
     }
+    if old_logprobs is not None:
+        tensors["old_logprobs"] = old_logprobs
+    return tensors
 
 
 def collate(samples: list[dict[str, Any]], pad_token_id: int) -> dict[str, torch.Tensor]:

@@ -59,12 +59,18 @@ class TrainerConfig(BaseModel):
     """Clip the global gradient norm to this value before each update; None disables clipping."""
 
     beta: float = Field(default=0.0, ge=0)
-    """KL coefficient to the frozen reference (k3 estimator). 0 loads no reference model;
-    LoongRL uses 0.001."""
+    """KL coefficient to the frozen reference (estimator: `kl_estimator`). 0 loads no reference
+    model; LoongRL uses 0.001."""
 
-    kl_ratio_correction: bool = True
-    """Multiply the k3 term by the importance ratio, an unbiased KL estimate under the current
-    policy for samples drawn from the rollout policy (TRL's `use_bias_correction_kl`)."""
+    kl_estimator: Literal["k3", "low_var_kl"] = "k3"
+    """Per-token KL estimate, d = ref_logp - logp. `k3`: exp(d) - d - 1 (TRL). `low_var_kl`:
+    verl's (LoongRL's `kl_loss_type`), the same k3 with d clamped to [-20, 20] and the
+    estimate to [-10, 10]."""
+
+    kl_ratio_correction: bool | None = None
+    """Multiply the KL term by the importance ratio, an unbiased KL estimate under the current
+    policy for samples drawn from the rollout policy (TRL's `use_bias_correction_kl`). None: on
+    for `k3`, off for `low_var_kl` (verl applies none)."""
 
     epsilon: float = Field(default=0.2, gt=0, lt=1)
     """Lower clip: ratios below 1 - epsilon stop pushing down negative-advantage tokens."""
@@ -105,6 +111,22 @@ class TrainerConfig(BaseModel):
     attribute's dict: LongPO trains with {"rope_parameters": {"rope_theta": 1.0e7}} (the
     transformers >= 5 spelling of rope_theta). The reference keeps the original config (with
     overrides, a precomputed reference needs a frozen copy for that one pass)."""
+
+    ppo_epochs: int = Field(default=1, ge=1)
+    """Passes over each rollout batch (verl's `ppo_epochs`); GRPO family only."""
+
+    mini_batch_size: int | None = Field(default=None, ge=1)
+    """Sequences per optimizer update (verl's `ppo_mini_batch_size` times the group size): a
+    batch makes ceil(B / mini_batch_size) updates per epoch, in order, the last one possibly
+    smaller; the lr schedule still steps once per batch. None: the whole batch, one update per
+    epoch. GRPO family only."""
+
+    recompute_old_logprobs: bool | None = None
+    """Take the clipped ratio against the policy's own logprobs computed before the batch's
+    first update (verl's actor `compute_log_prob`), not the rollout engine's. None: on when a
+    batch makes more than one update (ppo_epochs > 1 or mini_batch_size set), off otherwise
+    (then the rollout's logprobs, or `tis_cap`'s trainer logprobs, are the old ones). With
+    `tis_cap` the truncated weight is exp(old - rollout), capped."""
 
     micro_batch_size: int = Field(default=4, ge=1)
     """Sequences per forward/backward; gradients accumulate over the whole batch, one update."""
@@ -151,6 +173,10 @@ class TrainerConfig(BaseModel):
             self.dpo_weight = 0.01 if self.loss == "longpo" else 1.0
         if self.nll_weight is None:
             self.nll_weight = 1.0 if self.loss == "longpo" else 0.0
+        if self.kl_ratio_correction is None:
+            self.kl_ratio_correction = self.kl_estimator == "k3"
+        if self.recompute_old_logprobs is None:
+            self.recompute_old_logprobs = self.ppo_epochs > 1 or self.mini_batch_size is not None
         return self
 
     @model_validator(mode="after")
@@ -164,6 +190,17 @@ class TrainerConfig(BaseModel):
             raise ValueError(
                 f"tis_cap={self.tis_cap} would down-weight every on-policy token: set it >= 1 "
                 "(e.g. 2.0) or None"
+            )
+        several_updates = self.ppo_epochs > 1 or self.mini_batch_size is not None
+        if several_updates and self.loss in PREFERENCE_LOSSES:
+            raise ValueError(
+                f"ppo_epochs / mini_batch_size apply to the GRPO family, not loss={self.loss}: "
+                "leave them unset"
+            )
+        if several_updates and self.tis_cap is not None and not self.recompute_old_logprobs:
+            raise ValueError(
+                "tis_cap with several updates per batch needs the pre-update logprobs: set "
+                "recompute_old_logprobs true (or leave it unset)"
             )
         if self.total_steps is not None and self.warmup_steps >= self.total_steps:
             raise ValueError(

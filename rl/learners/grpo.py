@@ -1,4 +1,7 @@
-"""The GRPO family's learner (GRPO, Dr.GRPO, DAPO): one clipped policy-gradient update per batch.
+"""The GRPO family's learner (GRPO, Dr.GRPO, DAPO): clipped policy-gradient updates on a batch.
+
+One update per batch by default; `ppo_epochs` and `mini_batch_size` make several, as verl's
+actor does, with the old logprobs recomputed by the policy before the first of them.
 
 The driver wraps it as a Ray actor, e.g. `ray.remote(num_gpus=1, num_cpus=2)(GRPOLearner).remote(
 model_path, trainer_config, total_steps, seed, max_completion_length, temperature)`.
@@ -58,6 +61,29 @@ class GRPOLearner(LearnerBase):
             max_completion_length=self.max_completion_length,
         )
 
+    def prepare_batch(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """With `recompute_old_logprobs`, each sample gains `old_logprobs`: the policy's own
+        logprobs before this batch's first update (verl's actor `compute_log_prob`)."""
+        if not self.config.recompute_old_logprobs:
+            return batch
+        for index, sample in enumerate(batch):
+            check_sample(index, sample, self.max_completion_length)
+        prepared = [dict(sample) for sample in batch]
+        with torch.no_grad():
+            for indices in self.micro_batches(prepared):
+                rows = [prepared[i] for i in indices]
+                logprobs, _ = self._forward(self.model, self._collate(rows), entropy=False)
+                for row, sample in enumerate(rows):
+                    width = len(sample["completion_token_ids"])
+                    sample["old_logprobs"] = logprobs[row, :width].float().cpu().tolist()
+        return prepared
+
+    def update_plan(self, batch: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        """`ppo_epochs` passes over the batch in mini-batches of `mini_batch_size`, in order."""
+        size = self.config.mini_batch_size or len(batch)
+        mini_batches = [batch[start : start + size] for start in range(0, len(batch), size)]
+        return [mini for _ in range(self.config.ppo_epochs) for mini in mini_batches]
+
     def micro_batches(self, samples: list[dict[str, Any]]) -> list[list[int]]:
         split = prompt_micro_batches if self.share_prompts else micro_batches
         return split(samples, self.config.micro_batch_size)
@@ -84,6 +110,8 @@ class GRPOLearner(LearnerBase):
             ref_logprobs=ref_logprobs,
             kl_ratio_correction=config.kl_ratio_correction,
             tis_cap=config.tis_cap,
+            kl_estimator=config.kl_estimator,
+            old_logprobs=tensors.get("old_logprobs"),
         )
         if entropies is not None:
             stats["entropy"] = (entropies * tensors["completion_mask"]).sum().item()
