@@ -36,6 +36,7 @@ from rl.eval_loop import Evaluator, flat_metrics
 from rl.learner_actor import start_learner
 from rl.longpo_config import LongPORunConfig
 from rl.preference_batches import pair_sample
+from rl.resume import prepare as prepare_resume
 from rl.rundir import MetricsLogger, default_run_name, make_run_dir, read_metrics
 from rl.summary import render_summary
 from rl.validate import longpo_axes
@@ -78,6 +79,9 @@ class LongPORun:
         )
         self.evaluator = Evaluator(config, pool.model, {})
         self.start_step = 0
+        self.cadence = checkpoints.Cadence(
+            config.checkpoint.every, config.checkpoint.every_minutes, config.steps
+        )
 
     def prepare(self, pairs: dict[int, tuple]) -> None:
         """Token samples of every pair, with their reference log-probs (computed once)."""
@@ -137,7 +141,10 @@ class LongPORun:
         ray.get(self.learner.save.remote(str(tmp)))
         state = {"step": step, "curriculum": self.curriculum.state_dict(),
                  "eval": self.evaluator.state_dict()}  # fmt: skip
-        checkpoints.commit(root, tmp, step, state, self.config.checkpoint.keep_last)
+        best = self.evaluator.best
+        keep = {best["step"]} if best and self.config.checkpoint.keep_best else set()
+        checkpoints.commit(root, tmp, step, state, self.config.checkpoint.keep_last, keep)
+        self.cadence.saved()
 
     def resume(self) -> None:
         latest = checkpoints.latest_checkpoint(self.run_dir / "checkpoints")
@@ -178,8 +185,7 @@ class LongPORun:
             bar.set_postfix_str(f"loss {metrics['loss']:.3f} | acc {accuracy:.2f}")
             log.info("step %d | loss %.4f | accuracy %.2f | %.1f s", step, metrics["loss"],
                      accuracy, record["time/step"])  # fmt: skip
-            every = config.checkpoint.every
-            if step + 1 == config.steps or (every and (step + 1) % every == 0):
+            if self.cadence.due(step):
                 self.save(step)
 
 
@@ -188,8 +194,9 @@ def run(config: LongPORunConfig, resume: bool = False) -> int:
     name = config.name or default_run_name("longpo")
     run_dir = make_run_dir(config.output_dir, name, resume)
     (run_dir / "config.yaml").write_text(dump_config(config.model_copy(update={"name": name})))
+    resume_step = prepare_resume(run_dir) if resume else None  # records cut to the checkpoint
     metrics = MetricsLogger(run_dir, config.model_dump(mode="json"), config.logging.wandb,
-                            config.logging.project, name)  # fmt: skip
+                            config.logging.project, name, resume_step)  # fmt: skip
     started = start_ray(config)
     pool = None
     try:
