@@ -37,6 +37,7 @@ from rl.collect import Batch, Collector
 from rl.config import RunConfig
 from rl.config_io import dump_config
 from rl.eval_loop import Evaluator, flat_metrics
+from rl.graceful import GracefulStop
 from rl.learner_actor import start_learner
 from rl.learners.advantages import group_advantages
 from rl.prefetch import Prefetch
@@ -207,16 +208,19 @@ class Driver:
             total=config.steps,
         )
         base = self.evaluate_base()
-        try:
-            for step in bar:
-                record = self.train_step(step, prefetch)
-                if step == self.start_step:
-                    record.update(base)
-                self.log_step(step, record, bar)
-                if self.cadence.due(step):
-                    self.save(step, step + 1, prefetch)
-        finally:
-            prefetch.close()
+        with GracefulStop() as stop:  # SIGINT/SIGTERM: finish the step, save, then exit
+            try:
+                for step in bar:
+                    record = self.train_step(step, prefetch)
+                    if step == self.start_step:
+                        record.update(base)
+                    self.log_step(step, record, bar)
+                    if self.cadence.due(step) or stop.requested:
+                        self.save(step, step + 1, prefetch)
+                    if stop.requested:
+                        raise stop.exit()
+            finally:
+                prefetch.close()
 
     def evaluate_base(self) -> dict[str, float]:
         """The starting model's held-out scores (once, at step 0), as `eval_base/...` metrics."""

@@ -33,6 +33,7 @@ from rl.completions import pool_complete
 from rl.config_io import dump_config
 from rl.driver import start_ray
 from rl.eval_loop import Evaluator, flat_metrics
+from rl.graceful import GracefulStop
 from rl.learner_actor import start_learner
 from rl.longpo_config import LongPORunConfig
 from rl.preference_batches import pair_sample
@@ -165,6 +166,10 @@ class LongPORun:
             first.update(flat_metrics(base, prefix="eval_base") if base else {})
         bar = tqdm(range(self.start_step, config.steps), desc="longpo", initial=self.start_step,
                    total=config.steps, disable=not config.logging.progress)  # fmt: skip
+        with GracefulStop() as stop:  # SIGINT/SIGTERM: finish the step, save, then exit
+            self._loop(bar, first, stop)
+
+    def _loop(self, bar, first: dict[str, Any], stop: GracefulStop) -> None:
         for step in bar:
             started = time.perf_counter()
             batch, choices = self.batch(step)
@@ -185,8 +190,10 @@ class LongPORun:
             bar.set_postfix_str(f"loss {metrics['loss']:.3f} | acc {accuracy:.2f}")
             log.info("step %d | loss %.4f | accuracy %.2f | %.1f s", step, metrics["loss"],
                      accuracy, record["time/step"])  # fmt: skip
-            if self.cadence.due(step):
+            if self.cadence.due(step) or stop.requested:
                 self.save(step)
+            if stop.requested:  # SIGINT/SIGTERM: the step finished and saved, now exit
+                raise stop.exit()
 
 
 def run(config: LongPORunConfig, resume: bool = False) -> int:
