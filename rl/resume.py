@@ -90,6 +90,13 @@ def prepare(run_dir: Path) -> int:
         log.info("resume: removed %d unfinished checkpoint(s) of a killed save", removed)
     step = resume_step(run_dir)
     cut_records(run_dir, step)
+    best = Path(run_dir) / "best" / "best.json"
+    if best.exists() and json.loads(best.read_text()).get("step", -1) > step:
+        log.warning(
+            "resume: best/ holds the policy after step %s, a step the resumed run redoes; it "
+            "stays until the resumed run scores higher",
+            json.loads(best.read_text())["step"],
+        )
     return step
 
 
