@@ -1,7 +1,7 @@
 """The local Ray a driver started: recorded, stopped with it, and reaped after a SIGKILL.
 
 `init_ray` (cluster/ray_setup.py) calls `reap_stale` before starting a local Ray and `claim`
-right after. `claim` writes `<cache>/ray-owned/<driver pid>.json`: the driver's identity, Ray's
+right after (and the driver `refresh` once its actors run). `claim` writes `<cache>/ray-owned/<driver pid>.json`: the driver's identity, Ray's
 session directory, and every process of that Ray found then (pid and start time). `release`
 runs at the driver's exit (`shutdown_ray`, and atexit for routes that skip it): whatever
 `ray.shutdown()` left of that Ray is terminated and the record deleted. A SIGKILLed driver runs
@@ -84,20 +84,33 @@ def _ray_processes(session_dir: str) -> list[psutil.Process]:
 def claim(session_dir: str) -> Path:
     """Record the local Ray this process just started (`init_ray` reaps stale ones before)."""
     global _claimed
-    record = {
-        "driver": _identity(psutil.Process()),
-        "session_dir": session_dir,
-        "processes": [_identity(p) for p in _ray_processes(session_dir)],
-    }
     path = records_dir() / f"{os.getpid()}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_suffix(".tmp")
-    staging.write_text(json.dumps(record))
-    os.replace(staging, path)
+    record = {"driver": _identity(psutil.Process()), "session_dir": session_dir, "processes": []}
+    path.write_text(json.dumps(record))
     if _claimed is None:
         atexit.register(release)
     _claimed = path
+    refresh()
     return path
+
+
+def refresh() -> None:
+    """Add the processes the claimed Ray has started since (its agents, the actors' workers) to
+    the record; call it once the run's actors are up. Nothing when no local Ray is claimed."""
+    if _claimed is None or not _claimed.exists():
+        return
+    record = json.loads(_claimed.read_text())
+    known = {entry["pid"] for entry in record["processes"]}
+    for process in _ray_processes(record["session_dir"]):
+        try:
+            if process.pid not in known:
+                record["processes"].append(_identity(process))
+        except psutil.NoSuchProcess:
+            continue
+    staging = _claimed.with_suffix(".tmp")
+    staging.write_text(json.dumps(record))
+    os.replace(staging, _claimed)
 
 
 def _terminate(processes: list[psutil.Process], grace_s: float = 5.0) -> int:

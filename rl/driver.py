@@ -27,6 +27,7 @@ from typing import Any
 import ray
 from tqdm import tqdm
 
+from cluster import ray_owner
 from cluster.pool import RolloutPool
 from cluster.ray_setup import init_ray, object_store_bytes, shutdown_ray
 from cluster.worker_logs import runtime_env
@@ -308,6 +309,7 @@ def running(
     parts = None
     try:
         parts = build(config)
+        ray_owner.refresh()  # record the actors' processes too: reaped if this driver is killed
         driver = Driver(config, run_dir, parts, metrics)
         if resume:
             driver.resume()

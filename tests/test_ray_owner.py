@@ -89,3 +89,20 @@ def test_a_torn_record_is_dropped(cache):
     (ray_owner.records_dir() / "123.json").write_text('{"driver": ')
     assert ray_owner.reap_stale() == 0
     assert not list(ray_owner.records_dir().iterdir())
+
+
+def test_claim_records_the_session_and_release_ends_what_is_left(cache):
+    session = cache / "ray" / "session_mine"
+    parent, child = fake_ray(session)
+    try:
+        path = ray_owner.claim(str(session))
+        recorded = {entry["pid"] for entry in json.loads(path.read_text())["processes"]}
+        assert recorded == {parent.pid, child.pid}
+        assert ray_owner.reap_stale() == 0  # this driver is alive: its Ray is left alone
+        assert ray_owner.release() == 2  # what ray.shutdown() would have left
+        assert parent.wait(timeout=10) is not None and not path.exists()
+        assert ray_owner.release() == 0  # once only
+    finally:
+        parent.kill()
+        if child.is_running():
+            child.kill()
