@@ -20,7 +20,8 @@ import pickle
 import re
 import shutil
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,25 @@ def staging_dir(root: Path, step: int) -> Path:
         shutil.rmtree(tmp)
     tmp.parent.mkdir(parents=True, exist_ok=True)
     return tmp
+
+
+@contextmanager
+def staging(root: Path, step: int) -> Iterator[Path]:
+    """`staging_dir` for a save that ends in `commit`; when the save fails (a full disk, a
+    dead learner) its partial files are removed at once, and the error goes on with the
+    previous checkpoint intact."""
+    tmp = staging_dir(root, step)
+    try:
+        yield tmp
+    except BaseException:
+        clean_staging(root)
+        latest = latest_checkpoint(root)
+        log.error(
+            "checkpoint step-%d not saved; the last complete one is %s",
+            step,
+            latest.name if latest else "none",
+        )
+        raise
 
 
 def clean_staging(root: Path) -> int:

@@ -164,20 +164,20 @@ class Driver:
 
     def save(self, step: int, policy_version: int, prefetch: Prefetch) -> None:
         root = self.run_dir / "checkpoints"
-        tmp = checkpoints.staging_dir(root, step)
-        ray.get(self.learner.save.remote(str(tmp)))
-        checkpoints.write_prefetched(tmp, prefetch.ready())
-        state = {
-            "step": step,
-            "policy_version": policy_version,
-            "curriculum": self.curriculum.state_dict(),
-            "reward_errors": self.scorer.errors,
-            "eval": self.evaluator.state_dict(),
-            "pending_choices": prefetch.pending_choices(),
-        }
         best = self.evaluator.best
         keep = {best["step"]} if best and self.config.checkpoint.keep_best else set()
-        checkpoints.commit(root, tmp, step, state, self.config.checkpoint.keep_last, keep)
+        with checkpoints.staging(root, step) as tmp:
+            ray.get(self.learner.save.remote(str(tmp)))
+            checkpoints.write_prefetched(tmp, prefetch.ready())
+            state = {
+                "step": step,
+                "policy_version": policy_version,
+                "curriculum": self.curriculum.state_dict(),
+                "reward_errors": self.scorer.errors,
+                "eval": self.evaluator.state_dict(),
+                "pending_choices": prefetch.pending_choices(),
+            }
+            checkpoints.commit(root, tmp, step, state, self.config.checkpoint.keep_last, keep)
         self.cadence.saved()
 
     def sync_weights(self, version: int) -> list[int]:

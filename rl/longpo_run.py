@@ -138,13 +138,13 @@ class LongPORun:
 
     def save(self, step: int) -> None:
         root = self.run_dir / "checkpoints"
-        tmp = checkpoints.staging_dir(root, step)
-        ray.get(self.learner.save.remote(str(tmp)))
         state = {"step": step, "curriculum": self.curriculum.state_dict(),
                  "eval": self.evaluator.state_dict()}  # fmt: skip
         best = self.evaluator.best
         keep = {best["step"]} if best and self.config.checkpoint.keep_best else set()
-        checkpoints.commit(root, tmp, step, state, self.config.checkpoint.keep_last, keep)
+        with checkpoints.staging(root, step) as tmp:
+            ray.get(self.learner.save.remote(str(tmp)))
+            checkpoints.commit(root, tmp, step, state, self.config.checkpoint.keep_last, keep)
         self.cadence.saved()
 
     def resume(self) -> None:

@@ -55,6 +55,17 @@ def test_commit_keeps_the_last_and_the_protected_and_ignores_unfinished(tmp_path
     assert not (root / ".step-5.tmp").exists() and (root / "step-4").is_dir()
 
 
+def test_a_failed_save_leaves_the_previous_checkpoint_and_no_partial_files(tmp_path):
+    root = tmp_path / "checkpoints"
+    write_checkpoint(root, 1)
+    with pytest.raises(OSError, match="No space left"), checkpoints.staging(root, 2) as tmp:
+        tmp.mkdir()
+        (tmp / "model.safetensors").write_bytes(b"half of the weights")
+        raise OSError(28, "No space left on device")  # what a write on a full disk raises
+    assert [step for step, _ in checkpoints.checkpoint_dirs(root)] == [1]
+    assert sorted(path.name for path in root.iterdir()) == ["step-1"]
+
+
 def test_prefetched_batches_round_trip(tmp_path):
     batch = Batch(choices=[("h1", {"horizon": 2})], rewards=[[0.0, 1.0]], seconds_rollout=1.5)
     checkpoints.write_prefetched(tmp_path, (batch, batch))
