@@ -18,6 +18,8 @@ from __future__ import annotations
 import logging
 import os
 
+from cluster import ray_owner
+
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
@@ -78,8 +80,6 @@ def init_ray(
         log.info("joining Ray cluster at %s", address)
         ray.init(address=address, log_to_driver=True, runtime_env=runtime_env)
         return True
-    from cluster import ray_owner
-
     ray_owner.reap_stale()  # a local Ray a SIGKILLed driver left on this machine
     context = ray.init(
         num_cpus=num_cpus,
@@ -102,6 +102,4 @@ def shutdown_ray(started: bool) -> None:
     if started and ray.is_initialized():
         ray.shutdown()
     if started:
-        from cluster import ray_owner
-
         ray_owner.release()  # what shutdown left of a local Ray we started; none when joined
