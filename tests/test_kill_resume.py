@@ -1,10 +1,10 @@
 """A real run SIGKILLed mid-way and resumed equals a run never killed, and leaves no Ray behind.
 
 `python rl/run.py` on the tiny model (HF backend, max_staleness=0, float32), as a subprocess:
-once straight through, once killed with SIGKILL after a step past its first checkpoint, then
-the same command with --resume. The resumed run's metrics.jsonl must hold each step once with
-the straight run's values, and the killed driver's local Ray (which outlives a SIGKILL) must be
-gone once the resumed run has started (cluster/ray_owner.py). The tiny random model never
+once straight through, and once killed with SIGKILL after a step past its first checkpoint,
+resumed with --resume, killed again, and resumed to the end. Its metrics.jsonl must then hold
+each step once with the straight run's values, and each killed driver's local Ray (which
+outlives a SIGKILL) must be gone once the next run has started (cluster/ray_owner.py). The tiny random model never
 solves a task, so the runs use the letter-"e" reward of tests/test_driver.py for a gradient.
 """
 
@@ -51,25 +51,25 @@ def command(tmp_path: Path, name: str, *extra: str) -> list[str]:
     ]  # fmt: skip
 
 
-def launch(tmp_path: Path, name: str, *extra: str) -> subprocess.Popen:
+def launch(tmp_path: Path, name: str, log_name: str, *extra: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(REPO), LONGHORIZON_CACHE=str(tmp_path / "cache"))
     env.setdefault("LONGHORIZON_MODELS_DIR", str(Path("~/.cache/longhorizon/models").expanduser()))
-    log = (tmp_path / f"{name}{'-resume' * bool(extra)}.log").open("w")
+    log = (tmp_path / f"{log_name}.log").open("w")
     return subprocess.Popen(
         command(tmp_path, name, *extra), cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
     )
 
 
-def kill_after(process: subprocess.Popen, metrics: Path, steps_done: int) -> None:
-    """SIGKILL `process` once metrics.jsonl holds `steps_done` records."""
+def kill_after(process: subprocess.Popen, metrics: Path, step: int) -> None:
+    """SIGKILL `process` as soon as metrics.jsonl holds the record of `step`."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
-        if metrics.exists() and len(metrics.read_text().splitlines()) >= steps_done:
+        if metrics.exists() and any(r["step"] == step for r in read_metrics(metrics)):
             process.send_signal(signal.SIGKILL)
             process.wait()
             return
         time.sleep(0.05)
-    pytest.fail(f"the run ended (exit {process.poll()}) before step {steps_done}")
+    pytest.fail(f"the run ended (exit {process.poll()}) before step {step}")
 
 
 def running(pid: int) -> bool:
@@ -87,25 +87,31 @@ def ray_left_by(record_dir: Path) -> tuple[str, list[int]]:
 
 
 def test_a_killed_run_resumes_as_if_never_killed_and_leaves_no_ray(tmp_path):
-    straight = launch(tmp_path, "straight")
+    straight = launch(tmp_path, "straight", "straight")
     assert straight.wait(timeout=180) == 0, (tmp_path / "straight.log").read_text()[-3000:]
 
-    killed = launch(tmp_path, "split")
-    kill_after(killed, tmp_path / "split" / "metrics.jsonl", steps_done=3)  # checkpoint: step 1
-    session_dir, alive = ray_left_by(tmp_path / "cache" / "ray-owned")
-    resumed = launch(tmp_path, "split", "--resume")
-    assert resumed.wait(timeout=180) == 0, (tmp_path / "split-resume.log").read_text()[-3000:]
+    # Killed after step 2 (checkpoint: step 1), resumed and killed after step 3 (checkpoint:
+    # step 1 or 3, whichever the kill allowed), resumed to the end.
+    metrics, owned = tmp_path / "split" / "metrics.jsonl", tmp_path / "cache" / "ray-owned"
+    left_behind = []
+    for attempt, step in enumerate((2, 3)):
+        killed = launch(tmp_path, "split", f"split-{attempt}", *["--resume"] * bool(attempt))
+        kill_after(killed, metrics, step)
+        left_behind.append(ray_left_by(owned))
+    resumed = launch(tmp_path, "split", "split-2", "--resume")
+    assert resumed.wait(timeout=180) == 0, (tmp_path / "split-2.log").read_text()[-3000:]
 
-    assert alive, "a SIGKILLed driver's Ray used to outlive it; nothing was left this time"
-    assert not [pid for pid in alive if running(pid)], "the killed run's Ray survived"
-    assert not Path(session_dir).exists()
-    assert not list((tmp_path / "cache" / "ray-owned").glob("*.json"))  # the resumed run's too
+    for session_dir, alive in left_behind:
+        assert alive, "a SIGKILLed driver's Ray used to outlive it; nothing was left this time"
+        assert not [pid for pid in alive if running(pid)], "a killed run's Ray survived"
+        assert not Path(session_dir).exists()
+    assert not list(owned.glob("*.json"))  # the finished run's own record is gone too
 
     expected = read_metrics(tmp_path / "straight" / "metrics.jsonl")
-    got = read_metrics(tmp_path / "split" / "metrics.jsonl")
+    got = read_metrics(metrics)
     assert [r["step"] for r in got] == list(range(STEPS))
     for key in ("batch/task_ids", "reward/mean", "train/loss", "curriculum/h1/horizon"):
         assert [r[key] for r in got] == [r[key] for r in expected], key
-    log = (tmp_path / "split-resume.log").read_text() + (tmp_path / "split" / "run.log").read_text()
-    assert "cleaned the local Ray of a killed driver" in log
+    log = (tmp_path / "split" / "run.log").read_text()
+    assert log.count("cleaned the local Ray of a killed driver") == 2
     assert "records after step 1 cut" in log
