@@ -67,7 +67,12 @@ def test_a_failed_save_leaves_the_previous_checkpoint_and_no_partial_files(tmp_p
 
 
 def test_prefetched_batches_round_trip(tmp_path):
-    batch = Batch(choices=[("h1", {"horizon": 2})], rewards=[[0.0, 1.0]], seconds_rollout=1.5)
+    from cluster.rollout import Completion, Rollout
+    from synth import get_generator
+
+    task = get_generator("h1").sample({"horizon": 2}, 1, seed=0)[0]
+    rollout = Rollout([1, 2], [Completion([3, 4], "ab", [-0.5, -0.25], "stop")], policy_version=1)
+    batch = Batch([("h1", {"horizon": 2})], [task], [rollout], [[0.5]], seconds_rollout=1.5)
     checkpoints.write_prefetched(tmp_path, (batch, batch))
     assert checkpoints.read_prefetched(tmp_path) == (batch, batch)
     assert checkpoints.read_prefetched(tmp_path / "absent") is None
