@@ -95,6 +95,13 @@ def claim(session_dir: str) -> Path:
     return path
 
 
+def session_dir() -> str | None:
+    """The session directory of the local Ray this process claimed, or None (none, or joined)."""
+    if _claimed is None or not _claimed.exists():
+        return None
+    return json.loads(_claimed.read_text())["session_dir"]
+
+
 def refresh() -> None:
     """Add the processes the claimed Ray has started since (its agents, the actors' workers) to
     the record; call it once the run's actors are up. Nothing when no local Ray is claimed."""

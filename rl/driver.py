@@ -28,6 +28,7 @@ import ray
 from tqdm import tqdm
 
 from cluster import ray_owner
+from cluster.node_report import node_report
 from cluster.pool import RolloutPool
 from cluster.ray_setup import init_ray, object_store_bytes, shutdown_ray
 from cluster.worker_logs import runtime_env
@@ -51,6 +52,15 @@ from rl.summary import render_summary
 from synth import get_generator
 
 log = logging.getLogger(__name__)
+# A Ray process of the run died (an actor, a worker, a raylet, a node): the run stops.
+LOST_PROCESS = (
+    ray.exceptions.RayActorError,
+    ray.exceptions.WorkerCrashedError,
+    ray.exceptions.NodeDiedError,
+    ray.exceptions.LocalRayletDiedError,
+    ray.exceptions.ObjectLostError,
+    ray.exceptions.OutOfMemoryError,
+)
 
 
 def learner_samples(batch: Batch, scale: bool) -> list[dict[str, Any]]:
@@ -314,6 +324,10 @@ def running(
         if resume:
             driver.resume()
         yield driver
+    except LOST_PROCESS as error:  # the cause is in the node's logs, not in the exception
+        report = node_report(ray_owner.session_dir())
+        log.error("%s; what Ray's node logged:\n%s", type(error).__name__, report)
+        raise
     finally:
         if parts is not None:
             parts.pool.shutdown()
