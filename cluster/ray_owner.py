@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,7 @@ def claim(session_dir: str) -> Path:
     record = {"driver": _identity(psutil.Process()), "session_dir": session_dir, "processes": []}
     path.write_text(json.dumps(record))
     if _claimed is None:
-        atexit.register(release)
+        atexit.register(_at_exit)
     _claimed = path
     refresh()
     return path
@@ -142,6 +143,15 @@ def _end(record: dict[str, Any]) -> int:
     processes = {p.pid: p for p in map(_alive, record["processes"]) if p is not None}
     processes.update({p.pid: p for p in _ray_processes(record["session_dir"])})
     return _terminate(list(processes.values())) if processes else 0
+
+
+def _at_exit() -> None:
+    """An exit that skipped shutdown_ray: disconnect first (Ray's own atexit hook runs after
+    this one and would wait on the processes `release` ends), then release."""
+    ray = sys.modules.get("ray")
+    if _claimed is not None and ray is not None and ray.is_initialized():
+        ray.shutdown()
+    release()
 
 
 def release() -> int:
