@@ -101,8 +101,9 @@ def test_a_killed_run_resumes_as_if_never_killed_and_leaves_no_ray(tmp_path):
     resumed = launch(tmp_path, "split", "split-2", "--resume")
     assert resumed.wait(timeout=180) == 0, (tmp_path / "split-2.log").read_text()[-3000:]
 
+    # Without the reaper this would be the leak: Ray processes outliving their driver.
+    assert any(alive for _, alive in left_behind), "no Ray process outlived a SIGKILL here"
     for session_dir, alive in left_behind:
-        assert alive, "a SIGKILLed driver's Ray used to outlive it; nothing was left this time"
         assert not [pid for pid in alive if running(pid)], "a killed run's Ray survived"
         assert not Path(session_dir).exists()
     assert not list(owned.glob("*.json"))  # the finished run's own record is gone too
