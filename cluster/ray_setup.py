@@ -7,12 +7,18 @@ the network. With an address (`ray job submit` sets $RAY_ADDRESS) we join that c
     started = init_ray(None)      # local, 127.0.0.1
     ...
     shutdown_ray(started)         # stops the local Ray; a joined cluster keeps running
+
+A local Ray is recorded by cluster/ray_owner.py: what `ray.shutdown()` leaves is ended at exit
+(SIGTERM included: ray.init makes it a SystemExit), and after a SIGKILL the next `init_ray` on
+the machine ends the killed driver's Ray and removes its session directory.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+
+from cluster import ray_owner
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +80,7 @@ def init_ray(
         log.info("joining Ray cluster at %s", address)
         ray.init(address=address, log_to_driver=True, runtime_env=runtime_env)
         return True
+    ray_owner.reap_stale()  # a local Ray a SIGKILLed driver left on this machine
     context = ray.init(
         num_cpus=num_cpus,
         _node_ip_address=LOOPBACK,
@@ -84,6 +91,7 @@ def init_ray(
         runtime_env=runtime_env,
     )
     log.info("started local Ray on %s (dashboard %s)", LOOPBACK, context.dashboard_url or "off")
+    ray_owner.claim(context.address_info["session_dir"])
     return True
 
 
@@ -93,3 +101,5 @@ def shutdown_ray(started: bool) -> None:
 
     if started and ray.is_initialized():
         ray.shutdown()
+    if started:
+        ray_owner.release()  # what shutdown left of a local Ray we started; none when joined

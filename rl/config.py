@@ -115,10 +115,16 @@ class LoggingConfig(BaseModel):
 class CheckpointConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    every: int = Field(default=0, ge=0)
-    """Save every N steps (0: only at the end)."""
+    every: int = Field(default=10, ge=0)
+    """Save after every N steps (0: not by steps); the last step always saves."""
+    every_minutes: float = Field(default=10.0, ge=0)
+    """Also save after the first step that ends M minutes or more after the last save (or the
+    start), whichever of the two comes first; 0: not by time."""
     keep_last: int = Field(default=2, ge=1)
-    """How many checkpoints to keep on disk."""
+    """How many checkpoints to keep on disk (older ones are deleted after each save)."""
+    keep_best: bool = True
+    """Also keep the checkpoint of the step with the best held-out score (eval.*), when one
+    was written at that step (eval.every_steps a multiple of `every` makes that always so)."""
 
 
 class EvalConfig(BaseModel):

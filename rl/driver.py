@@ -7,8 +7,10 @@ Components, none of which knows this module:
   - a learner Ray actor (rl/learners/) takes one optimizer step per batch and hands back its
     weights; the pool loads them, and the curriculum observes every group's rewards.
 With `max_staleness=1`, rollouts for step t+1 are sampled while step t trains (one step off
-policy); `Prefetch` (rl/prefetch.py) owns that overlap. Checkpoints hold the learner, the curriculum, the step and
-the next step's choices, so a resumed run makes exactly the data choices of an uninterrupted one.
+policy); `Prefetch` (rl/prefetch.py) owns that overlap. Checkpoints (rl/checkpoints.py, at the
+`Cadence` of `checkpoint.*`) hold the learner, the curriculum, the step and the next step's
+choices and prefetched rollouts, so a resumed run makes exactly the data choices of an
+uninterrupted one; rl/resume.py cuts the run's records back to the checkpoint first.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from typing import Any
 import ray
 from tqdm import tqdm
 
+from cluster import ray_owner
+from cluster.node_report import node_report
 from cluster.pool import RolloutPool
 from cluster.ray_setup import init_ray, object_store_bytes, shutdown_ray
 from cluster.worker_logs import runtime_env
@@ -35,9 +39,12 @@ from rl.collect import Batch, Collector
 from rl.config import RunConfig
 from rl.config_io import dump_config
 from rl.eval_loop import Evaluator, flat_metrics
+from rl.graceful import GracefulStop
 from rl.learner_actor import start_learner
 from rl.learners.advantages import group_advantages
 from rl.prefetch import Prefetch
+from rl.resume import prepare as prepare_resume
+from rl.resume import resume_step
 from rl.rundir import MetricsLogger, default_run_name, make_run_dir, read_metrics
 from rl.scoring import Scorer
 from rl.step_metrics import batch_metrics, curriculum_results, level_key
@@ -45,6 +52,15 @@ from rl.summary import render_summary
 from synth import get_generator
 
 log = logging.getLogger(__name__)
+# A Ray process of the run died (an actor, a worker, a raylet, a node): the run stops.
+LOST_PROCESS = (
+    ray.exceptions.RayActorError,
+    ray.exceptions.WorkerCrashedError,
+    ray.exceptions.NodeDiedError,
+    ray.exceptions.LocalRayletDiedError,
+    ray.exceptions.ObjectLostError,
+    ray.exceptions.OutOfMemoryError,
+)
 
 
 def learner_samples(batch: Batch, scale: bool) -> list[dict[str, Any]]:
@@ -134,6 +150,10 @@ class Driver:
         self.metrics = metrics
         self.start_step = 0
         self.pending_choices: list | None = None  # step start_step's choices, from a checkpoint
+        self.pending_batches = None  # and their rollouts, sampled ahead (max_staleness=1)
+        self.cadence = checkpoints.Cadence(
+            config.checkpoint.every, config.checkpoint.every_minutes, config.steps
+        )
 
     # ------------------------------------------------------------ resume and checkpoints
     def resume(self) -> None:
@@ -147,28 +167,28 @@ class Driver:
         self.scorer.errors = state.get("reward_errors", 0)
         self.evaluator.load_state_dict(state.get("eval"))
         self.pending_choices = state.get("pending_choices")
+        self.pending_batches = checkpoints.read_prefetched(latest)
         self.start_step = state["step"] + 1
         version = self.sync_weights(state["policy_version"])
         log.info("resumed from %s at step %d (policy version %s)", latest, self.start_step, version)
-        _truncate_metrics(self.metrics.path, state["step"])
 
-    def save(self, step: int, policy_version: int, pending_choices: list | None) -> None:
+    def save(self, step: int, policy_version: int, prefetch: Prefetch) -> None:
         root = self.run_dir / "checkpoints"
-        tmp = checkpoints.staging_dir(root, step)
-        ray.get(self.learner.save.remote(str(tmp)))
-        state = {
-            "step": step,
-            "policy_version": policy_version,
-            "curriculum": self.curriculum.state_dict(),
-            "reward_errors": self.scorer.errors,
-            "eval": self.evaluator.state_dict(),
-            "pending_choices": pending_choices,
-        }
-        checkpoints.commit(root, tmp, step, state, self.config.checkpoint.keep_last)
-
-    def checkpoint_due(self, step: int) -> bool:
-        every = self.config.checkpoint.every
-        return step + 1 == self.config.steps or bool(every and (step + 1) % every == 0)
+        best = self.evaluator.best
+        keep = {best["step"]} if best and self.config.checkpoint.keep_best else set()
+        with checkpoints.staging(root, step) as tmp:
+            ray.get(self.learner.save.remote(str(tmp)))
+            checkpoints.write_prefetched(tmp, prefetch.ready())
+            state = {
+                "step": step,
+                "policy_version": policy_version,
+                "curriculum": self.curriculum.state_dict(),
+                "reward_errors": self.scorer.errors,
+                "eval": self.evaluator.state_dict(),
+                "pending_choices": prefetch.pending_choices(),
+            }
+            checkpoints.commit(root, tmp, step, state, self.config.checkpoint.keep_last, keep)
+        self.cadence.saved()
 
     def sync_weights(self, version: int) -> list[int]:
         """Learner weights into every rollout engine; returns the workers' policy versions.
@@ -190,7 +210,7 @@ class Driver:
     def run(self) -> None:
         config = self.config
         prefetch = Prefetch(self.collector, bool(config.max_staleness), config.prompts_per_step)
-        prefetch.restore(self.start_step, self.pending_choices)
+        prefetch.restore(self.start_step, self.pending_choices, self.pending_batches)
         bar = tqdm(
             range(self.start_step, config.steps),
             desc="grpo",
@@ -199,16 +219,19 @@ class Driver:
             total=config.steps,
         )
         base = self.evaluate_base()
-        try:
-            for step in bar:
-                record = self.train_step(step, prefetch)
-                if step == self.start_step:
-                    record.update(base)
-                self.log_step(step, record, bar)
-                if self.checkpoint_due(step):
-                    self.save(step, step + 1, prefetch.pending_choices())
-        finally:
-            prefetch.close()
+        with GracefulStop() as stop:  # SIGINT/SIGTERM: finish the step, save, then exit
+            try:
+                for step in bar:
+                    record = self.train_step(step, prefetch)
+                    if step == self.start_step:
+                        record.update(base)
+                    self.log_step(step, record, bar)
+                    if self.cadence.due(step) or stop.requested:
+                        self.save(step, step + 1, prefetch)
+                    if stop.requested:
+                        raise stop.exit()
+            finally:
+                prefetch.close()
 
     def evaluate_base(self) -> dict[str, float]:
         """The starting model's held-out scores (once, at step 0), as `eval_base/...` metrics."""
@@ -284,27 +307,27 @@ def _levels_text(levels: dict[str, dict[str, int]]) -> str:
     return " ".join(f"{task}:{level_key(level)}" for task, level in levels.items())
 
 
-def _truncate_metrics(path: Path, last_step: int) -> None:
-    """Drop records written after the checkpoint we resume from (they will be redone)."""
-    if not path.exists():
-        return
-    kept = [r for r in read_metrics(path) if r["step"] <= last_step]
-    path.write_text("".join(json.dumps(r) + "\n" for r in kept))
-
-
 @contextmanager
 def running(
     config: RunConfig, run_dir: Path, metrics: MetricsLogger, resume: bool = False
 ) -> Iterator[Driver]:
-    """Ray, the components and a Driver for `run_dir`; the pool and a local Ray stop on exit."""
+    """Ray, the components and a Driver for `run_dir`; the pool and a local Ray stop on exit.
+    Resuming, the run's records are first cut back to its last checkpoint (rl/resume.py)."""
+    if resume:
+        prepare_resume(run_dir)
     started = start_ray(config, run_dir)
     parts = None
     try:
         parts = build(config)
+        ray_owner.refresh()  # record the actors' processes too: reaped if this driver is killed
         driver = Driver(config, run_dir, parts, metrics)
         if resume:
             driver.resume()
         yield driver
+    except LOST_PROCESS as error:  # the cause is in the node's logs, not in the exception
+        report = node_report(ray_owner.session_dir())
+        log.error("%s; what Ray's node logged:\n%s", type(error).__name__, report)
+        raise
     finally:
         if parts is not None:
             parts.pool.shutdown()
@@ -312,13 +335,19 @@ def running(
 
 
 def run(config: RunConfig, resume: bool = False) -> int:
-    """Run the whole training; returns a process exit code."""
+    """Run the whole training (`resume`: continue runs/<name> from its last checkpoint, or
+    start it fresh without one); returns a process exit code."""
     name = config.name or default_run_name()
     run_dir = make_run_dir(config.output_dir, name, resume)
     (run_dir / "config.yaml").write_text(dump_config(config.model_copy(update={"name": name})))
     log.info("run directory: %s", run_dir)
     metrics = MetricsLogger(
-        run_dir, config.model_dump(mode="json"), config.logging.wandb, config.logging.project, name
+        run_dir,
+        config.model_dump(mode="json"),
+        config.logging.wandb,
+        config.logging.project,
+        name,
+        resume_step=resume_step(run_dir) if resume else None,
     )
     stop_watching = watch.start(config.logging, run_dir)
     try:

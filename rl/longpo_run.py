@@ -33,9 +33,11 @@ from rl.completions import pool_complete
 from rl.config_io import dump_config
 from rl.driver import start_ray
 from rl.eval_loop import Evaluator, flat_metrics
+from rl.graceful import GracefulStop
 from rl.learner_actor import start_learner
 from rl.longpo_config import LongPORunConfig
 from rl.preference_batches import pair_sample
+from rl.resume import prepare as prepare_resume
 from rl.rundir import MetricsLogger, default_run_name, make_run_dir, read_metrics
 from rl.summary import render_summary
 from rl.validate import longpo_axes
@@ -78,6 +80,9 @@ class LongPORun:
         )
         self.evaluator = Evaluator(config, pool.model, {})
         self.start_step = 0
+        self.cadence = checkpoints.Cadence(
+            config.checkpoint.every, config.checkpoint.every_minutes, config.steps
+        )
 
     def prepare(self, pairs: dict[int, tuple]) -> None:
         """Token samples of every pair, with their reference log-probs (computed once)."""
@@ -133,11 +138,14 @@ class LongPORun:
 
     def save(self, step: int) -> None:
         root = self.run_dir / "checkpoints"
-        tmp = checkpoints.staging_dir(root, step)
-        ray.get(self.learner.save.remote(str(tmp)))
         state = {"step": step, "curriculum": self.curriculum.state_dict(),
                  "eval": self.evaluator.state_dict()}  # fmt: skip
-        checkpoints.commit(root, tmp, step, state, self.config.checkpoint.keep_last)
+        best = self.evaluator.best
+        keep = {best["step"]} if best and self.config.checkpoint.keep_best else set()
+        with checkpoints.staging(root, step) as tmp:
+            ray.get(self.learner.save.remote(str(tmp)))
+            checkpoints.commit(root, tmp, step, state, self.config.checkpoint.keep_last, keep)
+        self.cadence.saved()
 
     def resume(self) -> None:
         latest = checkpoints.latest_checkpoint(self.run_dir / "checkpoints")
@@ -158,6 +166,10 @@ class LongPORun:
             first.update(flat_metrics(base, prefix="eval_base") if base else {})
         bar = tqdm(range(self.start_step, config.steps), desc="longpo", initial=self.start_step,
                    total=config.steps, disable=not config.logging.progress)  # fmt: skip
+        with GracefulStop() as stop:  # SIGINT/SIGTERM: finish the step, save, then exit
+            self._loop(bar, first, stop)
+
+    def _loop(self, bar, first: dict[str, Any], stop: GracefulStop) -> None:
         for step in bar:
             started = time.perf_counter()
             batch, choices = self.batch(step)
@@ -178,9 +190,10 @@ class LongPORun:
             bar.set_postfix_str(f"loss {metrics['loss']:.3f} | acc {accuracy:.2f}")
             log.info("step %d | loss %.4f | accuracy %.2f | %.1f s", step, metrics["loss"],
                      accuracy, record["time/step"])  # fmt: skip
-            every = config.checkpoint.every
-            if step + 1 == config.steps or (every and (step + 1) % every == 0):
+            if self.cadence.due(step) or stop.requested:
                 self.save(step)
+            if stop.requested:  # SIGINT/SIGTERM: the step finished and saved, now exit
+                raise stop.exit()
 
 
 def run(config: LongPORunConfig, resume: bool = False) -> int:
@@ -188,8 +201,9 @@ def run(config: LongPORunConfig, resume: bool = False) -> int:
     name = config.name or default_run_name("longpo")
     run_dir = make_run_dir(config.output_dir, name, resume)
     (run_dir / "config.yaml").write_text(dump_config(config.model_copy(update={"name": name})))
+    resume_step = prepare_resume(run_dir) if resume else None  # records cut to the checkpoint
     metrics = MetricsLogger(run_dir, config.model_dump(mode="json"), config.logging.wandb,
-                            config.logging.project, name)  # fmt: skip
+                            config.logging.project, name, resume_step)  # fmt: skip
     started = start_ray(config)
     pool = None
     try:

@@ -29,11 +29,16 @@ class Prefetch:
         self._future: Future | None = None
         self._ready: tuple[Batch, Batch] | None = None
 
-    def restore(self, step: int, choices: list | None) -> None:
-        """Rebuild the tasks of `step` from choices a checkpoint saved (overlap mode)."""
+    def restore(
+        self, step: int, choices: list | None, batches: tuple[Batch, Batch] | None = None
+    ) -> None:
+        """Rebuild `step`'s tasks from the choices a checkpoint saved (overlap mode), and take
+        its rollouts as sampled before the kill when it saved those too: resampling them under
+        the newer policy would make the resumed run differ from an uninterrupted one."""
         if choices is not None:
             levels = [(name, dict(level)) for name, level in choices]
             self._chosen = self.collector.make_tasks(step, levels)
+        self._ready = batches
 
     def take(self, step: int) -> tuple[Batch, Batch]:
         """Step `step`'s (training batch, every group observed): sampled ahead, or now."""
@@ -54,6 +59,10 @@ class Prefetch:
     def wait(self) -> None:
         if self._future is not None:
             self._ready, self._future = self._future.result(), None
+
+    def ready(self) -> tuple[Batch, Batch] | None:
+        """The next step's batches, sampled ahead and waited for (overlap mode), or None."""
+        return self._ready
 
     def pending_choices(self) -> list | None:
         """The chosen next step's (task, level) list, for a checkpoint."""

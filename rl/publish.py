@@ -5,7 +5,7 @@
     python rl/run.py ... logging.push_to_hub=ORG/NAME      # the same, when the run ends
 
 Uploads, in one commit: the best policy (`best/`, when the run evaluated) or else the last
-checkpoint's model files (never its `trainer_state.pt` or `driver.json`), the run's
+checkpoint's model files (never its `trainer_state.pt`, `driver.json` or `prefetched.pkl`), the run's
 `config.yaml` and `metrics.jsonl`, and a model card (rl/model_card.py: base model, recipe,
 steps, curriculum path, evaluation table). The token is huggingface_hub's own (HF_TOKEN or
 `hf auth login`); a missing token, a refused one, a namespace that is not the token's or no
@@ -31,7 +31,7 @@ from synth.provenance import code_version
 
 log = logging.getLogger(__name__)
 # Files of a checkpoint that only resume a run; the model repository leaves them out.
-TRAINING_STATE = {"trainer_state.pt", "driver.json", "best.json"}
+TRAINING_STATE = {"trainer_state.pt", "driver.json", "best.json", "prefetched.pkl"}
 
 
 def choose_checkpoint(

@@ -4,6 +4,7 @@
     python rl/run.py --config configs/h1_gsm8k.yaml trainer.lr=1e-6 steps=200
     python rl/run.py --dry-run                         # print the resolved config and the plan
     python rl/run.py --config configs/x.yaml name=my-run --resume
+    python rl/run.py --config configs/x.yaml name=my-run --resume-or-start   # preemptible jobs
     ray job submit --working-dir . -- python rl/run.py --config configs/x.yaml
 
 Overrides are dotted keys (`section.key=value`, values parsed as YAML). A bad config stops
@@ -46,8 +47,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--dry-run", action="store_true", help="print the resolved config and plan, start nothing"
     )
-    parser.add_argument(
-        "--resume", action="store_true", help="continue runs/<name> from its last checkpoint"
+    resume = parser.add_mutually_exclusive_group()
+    resume.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue runs/<name> from its last checkpoint; refuses when there is none",
+    )
+    resume.add_argument(
+        "--resume-or-start",
+        action="store_true",
+        help="continue runs/<name> from its last checkpoint, or start it when there is none "
+        "(the same command for every restart of a preemptible job)",
     )
     parser.add_argument(
         "overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. trainer.lr=1e-6"
@@ -101,9 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         algorithm = algorithm_of(args.config, args.overrides)
         config = load_config(CONFIGS[algorithm], args.config, args.overrides)
-        if args.resume and not config.name:
-            raise ConfigError("--resume needs the run's name: add name=<run name>")
-        check_outside_world(config, args.resume)
+        resume = args.resume or args.resume_or_start
+        if resume and not config.name:
+            flag = "--resume" if args.resume else "--resume-or-start"
+            raise ConfigError(f"{flag} needs the run's name: add name=<run name>")
+        check_outside_world(config, resume, strict=args.resume)
         if config.logging.push_to_hub:  # a run of hours must not end unable to publish
             from synth.hub import HubError, require_token
 
@@ -123,14 +135,18 @@ def main(argv: list[str] | None = None) -> int:
         from rl.longpo_run import run
     else:
         from rl.driver import run
-    return run(config, resume=args.resume)
+    return run(config, resume=resume)
 
 
-def check_outside_world(config: RunConfig | LongPORunConfig, resume: bool) -> None:
+def check_outside_world(
+    config: RunConfig | LongPORunConfig, resume: bool, strict: bool = False
+) -> None:
     """What the config cannot know and the run would refuse, checked before anything starts
     (by --dry-run too): the model exists or is a well-formed Hub id, and the run directory can
-    be made inside output_dir without replacing an earlier run. One ConfigError line."""
+    be made inside output_dir without replacing an earlier run; `strict` (--resume): it exists
+    and holds a complete checkpoint. One ConfigError line."""
     from models import check_model
+    from rl.resume import check_resumable
     from rl.rundir import check_run_dir
 
     try:
@@ -139,6 +155,8 @@ def check_outside_world(config: RunConfig | LongPORunConfig, resume: bool) -> No
         raise ConfigError(f"config error: model: {error}") from None
     try:
         check_run_dir(config.output_dir, config.name, resume)
+        if strict:
+            check_resumable(config.output_dir, config.name)
     except ValueError as error:
         raise ConfigError(f"config error: {error}") from None
 

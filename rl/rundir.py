@@ -87,6 +87,16 @@ def wandb_mode(setting: str) -> str:
     return "online" if os.environ.get("WANDB_API_KEY") else "offline"
 
 
+def wandb_resume(run_id: str, resume_step: int | None) -> dict[str, Any]:
+    """wandb.init's resume arguments. A resumed run rewinds the history to its checkpoint's
+    step (`resume_from`: steps logged after it by the killed run are dropped, in offline files
+    too once synced), so wandb shows one uninterrupted run, as metrics.jsonl does. A new run
+    (or one restarted without a checkpoint) keeps `resume="allow"`."""
+    if resume_step is None or resume_step < 0:
+        return {"resume": "allow"}
+    return {"resume_from": f"{run_id}?_step={resume_step}"}
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)  # JSON has no NaN/inf; keep the fact instead of dropping the key
@@ -99,8 +109,16 @@ class MetricsLogger:
     """Appends one record per step to metrics.jsonl and mirrors it to wandb."""
 
     def __init__(
-        self, run_dir: Path, config: dict[str, Any], wandb_setting: str, project: str, name: str
+        self,
+        run_dir: Path,
+        config: dict[str, Any],
+        wandb_setting: str,
+        project: str,
+        name: str,
+        resume_step: int | None = None,
     ):
+        """`resume_step`: the checkpoint step a resumed run continues after (-1: none, it
+        starts again); wandb's history is then rewound to it (`wandb_resume`)."""
         self.path = Path(run_dir) / "metrics.jsonl"
         self._wandb = None
         self._panels = None
@@ -108,14 +126,15 @@ class MetricsLogger:
         if mode != "disabled":
             import wandb
 
+            run_id = name.replace("/", "-")
             self._wandb = wandb.init(
                 project=project,
                 name=name,
                 dir=str(run_dir),
                 mode=mode,
                 config=config,
-                resume="allow",
-                id=name.replace("/", "-"),
+                id=run_id,
+                **wandb_resume(run_id, resume_step),
             )
             from rl.wandb_panels import CurriculumPanels
 

@@ -29,6 +29,9 @@ ROWS = [
     (RUN + ["--dry-run", "model=no such model"], "model: model 'no such model'"),
     (RUN + ["--dry-run", "tasks.h1.options.source=nosuch"], "tasks.h1.options"),
     (RUN + ["output_dir={w}/runs", "name=old"], "pass --resume"),  # an earlier run
+    (RUN + ["--resume", "output_dir={w}/runs", "name=olf"], "there is no run directory"),
+    (RUN + ["--dry-run", "--resume", "output_dir={w}/runs", "name=old"], "no complete checkpoint"),
+    (RUN + ["--resume-or-start", "output_dir={w}/runs"], "--resume-or-start needs the run's name"),
     (RUN + ["--dry-run", "output_dir={w}/afile"], "output_dir: "),
     (RUN + ["--dry-run", "output_dir=/proc/x"], "output_dir: /proc/x cannot be created"),
     (RUN + ["--dry-run", "--config", "{w}/binary.yaml"], "is not UTF-8 text"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import signal
 import threading
 import time
@@ -147,6 +148,35 @@ def test_resume_repeats_the_uninterrupted_run(tmp_path):
     assert [r["step"] for r in second.records()] == [0, 1, 2]
     assert ids_split == ids_straight
     assert second.final_state()["curriculum"] == straight.final_state()["curriculum"]
+
+
+def test_resume_under_overlap_trains_on_the_rollouts_sampled_before_the_kill(tmp_path):
+    """max_staleness=1: step 2's rollouts come from the policy before update 1. A resume from
+    step 1's checkpoint must train on those (saved with it), not resample them under the newer
+    policy, so step 2 is the same as in the run that was never stopped."""
+    config = tiny_config(
+        tmp_path,
+        "overlap",
+        "steps=3",
+        "max_staleness=1",
+        "checkpoint.every=1",
+        "checkpoint.keep_last=3",
+    )
+    first = Session(config)
+    with first as driver:
+        driver.run()
+    straight = first.records()
+    checkpoints = first.run_dir / "checkpoints"
+    assert (checkpoints / "step-1" / "prefetched.pkl").exists()
+    shutil.rmtree(checkpoints / "step-2")  # as if killed during step 2
+    second = Session(config, resume=True)
+    with second as driver:
+        assert driver.start_step == 2
+        driver.run()
+    resumed = second.records()
+    assert [r["step"] for r in resumed] == [0, 1, 2]
+    for key in ("batch/task_ids", "reward/mean", "train/loss", "policy_version"):
+        assert resumed[2][key] == straight[2][key], key
 
 
 def test_raising_reward_and_killed_worker_do_not_stop_the_step(tmp_path):
