@@ -12,6 +12,7 @@ from synth.h1 import H1Generator
 from synth.keychain import KeyChainGenerator
 from synth.longpo import LongPOGenerator
 from synth.multihop import MultiHopGenerator
+from synth.self_lengthen import SelfLengthenGenerator
 from synth.task import Task, tasks_from_dataset, tasks_to_dataset
 
 # name -> factory(**config) -> Generator. Factories import their heavy dependencies lazily,
@@ -21,6 +22,7 @@ GENERATORS: dict[str, Any] = {
     "keychain": KeyChainGenerator,
     "multihop": MultiHopGenerator,
     "longpo": LongPOGenerator,
+    "self_lengthen": SelfLengthenGenerator,
 }
 
 
