@@ -97,3 +97,10 @@ def test_rounds_write_data_adapters_and_scores_and_resume(tmp_path):
     assert (run_dir / "rounds" / "round-2" / "round.json").exists()
     rounds = [r["round"] for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines()) if "words/longen_median" in r]  # fmt: skip
     assert rounds == [0, 1, 2]
+
+
+def test_the_dashboard_plots_words_per_round():
+    from curricula.run_tail import plotted
+
+    assert plotted("words/initial_median") and plotted("words/longen_median")
+    assert plotted("eval/longen/score") and not plotted("words/a/b")
