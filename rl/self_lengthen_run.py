@@ -245,9 +245,10 @@ class SelfLengthenRun:
             return
         learners = self.start_learners(first - 1)
         roles = RoleWeights(self.pool, learners, self.model_path)
+        if resume:
+            self.step = self._keep_metrics_before(first)
         if first > 1:  # the roles' weights come from the adapters just loaded
             roles.trained = {role: True for role in ROLES}
-            self.step = self._keep_metrics_before(first)
         elif not (self.round_dir(0) / "round.json").exists():
             record = {"round": 0, **self.evaluate(roles, 0)}
             self._finish_round(0, record)
