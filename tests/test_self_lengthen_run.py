@@ -104,3 +104,21 @@ def test_the_dashboard_plots_words_per_round():
 
     assert plotted("words/initial_median") and plotted("words/longen_median")
     assert plotted("eval/longen/score") and not plotted("words/a/b")
+
+
+def test_round_table_and_plot_read_round_records(tmp_path):
+    from rl.plot_rounds import main as plot_main
+    from rl.self_lengthen_run import round_table
+
+    for index, words in enumerate([0, 120, 180]):
+        where = tmp_path / "rounds" / f"round-{index}"
+        where.mkdir(parents=True)
+        record = {"round": index, "words/longen_median": 100 + words, "eval/longen/score": 0.1}
+        if index:
+            record.update({"words/initial_median": words, "words/extended_median": 2 * words})
+        (where / "round.json").write_text(json.dumps(record))
+    table = round_table(tmp_path).splitlines()
+    assert len(table) == 4 and table[2].split()[:3] == ["1", "120", "240"]
+    assert plot_main([str(tmp_path), "--out", str(tmp_path / "rounds.png")]) == 0
+    assert (tmp_path / "rounds.png").stat().st_size > 1000
+    assert plot_main([str(tmp_path / "nothing"), "--out", str(tmp_path / "x.png")]) == 2
