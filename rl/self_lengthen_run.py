@@ -201,7 +201,8 @@ class SelfLengthenRun:
         started = time.perf_counter()
         rows = generator.sample({"max_tokens": data.max_tokens}, data.instructions_per_round,
                                 data.seed, round_index=round_index)  # fmt: skip
-        records_to_dataset(rows).save_to_disk(str(where))
+        if rows:  # an empty dataset has no schema to load back: the round is made again
+            records_to_dataset(rows).save_to_disk(str(where))
         log.info("round %d: %d rows; %s", round_index, len(rows), generator.summary())
         made = {f"words/{k.removesuffix('_words_median')}_median" if "median" in k else f"data/{k}": v
                 for k, v in generator.last_round.items()}  # fmt: skip

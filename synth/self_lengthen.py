@@ -45,6 +45,7 @@ from synth.self_lengthen_filters import (
     former_half,
     length_biased_keep,
     quality_problem,
+    trimmed_to_sentence,
 )
 from synth.sft_example import SFTExample
 
@@ -133,6 +134,10 @@ class SelfLengthenConfig(BaseModel):
     line_drop_rate: float = Field(0.2, ge=0, lt=1)
     """Each line of the extender's training input (the initial response) is dropped with this
     probability (the paper: 0.2)."""
+    trim_truncated: bool = False
+    """A text that fails only for its unfinished last sentence is cut after its last complete
+    one (when that keeps at least half of its words) instead of being dropped: for budgets far
+    below the paper's 16K tokens, where the longest answers are the ones cut."""
     length_sampling: bool = True
     """Length-biased sampling of the initial and the extended pools (keep iff U > 2 rank^3)."""
     system_prompt: str | None = None
@@ -325,6 +330,7 @@ class SelfLengthenGenerator:
             outputs = self._call(self.complete_generator, prompts, max_tokens)
             failed = []
             for instruction, output in zip(pending, outputs, strict=True):
+                output = self._trim(output)
                 problem = quality_problem(output)
                 if problem:
                     self.skipped[f"initial response {problem}"] += 1
@@ -383,7 +389,7 @@ class SelfLengthenGenerator:
                 max_tokens,
             )
             for i, prefix, latter in zip(active, kept, continuations, strict=True):
-                output = (prefix + latter).strip()
+                output = self._trim((prefix + latter).strip())
                 problem = quality_problem(output)
                 if problem is None and count_words(output) <= count_words(best[i]):
                     problem = "not longer"
@@ -393,6 +399,15 @@ class SelfLengthenGenerator:
                     current[i] = best[i] = output
                 trace[i].append(count_words(best[i]))
         return list(zip(best, trace, strict=True))
+
+    def _trim(self, text: str) -> str:
+        if not self.config.trim_truncated or quality_problem(text) != "no terminal punctuation":
+            return text
+        cut = trimmed_to_sentence(text)
+        if count_words(cut) * 2 < count_words(text):
+            return text
+        self.skipped["kept (not dropped): trimmed to the last complete sentence"] += 1
+        return cut
 
     # ------------------------------------------------------------ selection and rows
     def _length_sample(self, items: list, text_of, rng: random.Random, stage: str) -> list:

@@ -74,6 +74,16 @@ def quality_problem(text: str) -> str | None:
     return None
 
 
+def trimmed_to_sentence(text: str) -> str:
+    """`text` cut after its last sentence end (terminal punctuation then whitespace): what is
+    left of an answer that the token budget cut mid-sentence; '' when there is none."""
+    text = text.rstrip()
+    for end in range(len(text) - 1, 0, -1):
+        if text[end - 1] in TERMINAL and text[end].isspace():
+            return text[:end]
+    return ""
+
+
 def keep_probability(index: int, total: int) -> float:
     """P(keep) of the item at sorted position `index` (shortest 0) of `total`: rank = 1 - k/N,
     kept iff U(0,1) > 2 rank^3. The shortest ~21 % (rank > 2^(-1/3)) are always dropped."""

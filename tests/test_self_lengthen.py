@@ -18,6 +18,7 @@ from synth.self_lengthen_filters import (
     keep_probability,
     length_biased_keep,
     quality_problem,
+    trimmed_to_sentence,
 )
 from synth.sft_example import examples_from_dataset
 from synth.task import records_to_dataset
@@ -83,6 +84,30 @@ def test_quality_filter_on_chinese():
 
 
 # ------------------------------------------------------------------ extension pieces
+def test_a_truncated_answer_is_trimmed_only_when_asked():
+    cut = "First sentence here. Second one is done! Third is cut off in the"
+    assert trimmed_to_sentence(cut) == "First sentence here. Second one is done!"
+    assert trimmed_to_sentence("no end at all") == ""
+
+    def truncating(prompts, sampling):
+        outputs = scripted(prompts, sampling)
+        for index, messages in enumerate(prompts):
+            if messages[-1]["role"] == "user" and not messages[-1]["content"].startswith(
+                ("Given", "You are")
+            ):
+                outputs[index] = [outputs[index][0][:-1] + " and then the budget ran"]
+        return outputs
+
+    plain = SelfLengthenGenerator(complete=truncating, response_attempts=1, length_sampling=False)
+    assert plain.sample({"max_tokens": 256}, n=2, seed=0) == []
+    trimming = SelfLengthenGenerator(
+        complete=truncating, response_attempts=1, length_sampling=False, trim_truncated=True
+    )
+    rows = trimming.sample({"max_tokens": 256}, n=2, seed=0)
+    assert rows and all(quality_problem(r.initial) is None for r in rows)
+    assert trimming.skipped["kept (not dropped): trimmed to the last complete sentence"] >= 2
+
+
 def test_extension_acceptance_rule():
     assert accepted(100, 121)
     assert not accepted(100, 120)  # strictly more than 1.2x
