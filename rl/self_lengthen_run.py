@@ -12,7 +12,8 @@ own full copy), a fresh AdamW and cosine schedule per round (each round of the p
 LLaMA-Factory run resumed from the previous adapter); and LonGen's length-following score of G
 (rl/longen_eval.py) before round 1 and after each round.
 
-runs/<name>/rounds/round-<r>/ holds the round's rows (`data/`, a datasets dataset), each role's
+runs/<name>/rounds/round-<r>/ holds the round's rows (`data/`, a datasets dataset with its card:
+`python -m synth.publish runs/<name>/rounds/round-<r>/data --repo ORG/NAME`), each role's
 adapter (`generator/adapter`, `extender/adapter`; full fine-tuning: `*/model`), `longen.json` and
 `round.json` (its metrics), written last: a round with round.json is complete, and `--resume`
 starts after the last complete one, rebuilding the learners from its adapters.
@@ -185,8 +186,7 @@ class SelfLengthenRun:
         from datasets import load_from_disk
 
         from synth.self_lengthen import SelfLengthenConfig, SelfLengthenGenerator
-        from synth.sft_example import examples_from_dataset
-        from synth.task import records_to_dataset
+        from synth.sft_example import examples_from_dataset, save_examples
 
         where = self.round_dir(round_index) / "data"
         if (where / "dataset_info.json").exists():  # a resumed round reuses its rows
@@ -202,7 +202,9 @@ class SelfLengthenRun:
         rows = generator.sample({"max_tokens": data.max_tokens}, data.instructions_per_round,
                                 data.seed, round_index=round_index)  # fmt: skip
         if rows:  # an empty dataset has no schema to load back: the round is made again
-            records_to_dataset(rows).save_to_disk(str(where))
+            command = ["python", "rl/run.py", "--config", str(self.run_dir / "config.yaml")]
+            save_examples(where, generator, rows, {"max_tokens": data.max_tokens},
+                          data.instructions_per_round, data.seed, command)  # fmt: skip
         log.info("round %d: %d rows; %s", round_index, len(rows), generator.summary())
         made = {f"words/{k.removesuffix('_words_median')}_median" if "median" in k else f"data/{k}": v
                 for k, v in generator.last_round.items()}  # fmt: skip

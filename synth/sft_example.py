@@ -69,3 +69,23 @@ class SFTExample(BaseModel):
 def examples_from_dataset(dataset) -> list[SFTExample]:
     fields = SFTExample.model_fields
     return [SFTExample(**{name: row[name] for name in fields if name in row}) for row in dataset]
+
+
+def save_examples(
+    out, generator: Any, rows: list[SFTExample], level: dict[str, int], n: int, seed: int,
+    command: list[str],
+) -> None:  # fmt: skip
+    """`rows` as a dataset directory with its card, as `python -m synth --out` writes one
+    (`python -m synth.publish OUT --repo ORG/NAME` publishes it); skips from the generator."""
+    from datasets import Dataset
+
+    from synth.card import CardInputs, CardLevel, config_name, dataset_card
+    from synth.publish import write_local
+
+    dumped = [row.model_dump() for row in rows]
+    config = config_name(level)
+    datasets = {config: Dataset.from_list(dumped)}
+    skips = generator.skip_counts() if hasattr(generator, "skip_counts") else {}
+    made = [CardLevel(config, level, dumped, skips)]
+    card = dataset_card(CardInputs(generator, made, "train", n, seed, command, datasets=datasets))
+    write_local(out, datasets, card)

@@ -258,3 +258,18 @@ def test_needs_a_model_a_known_level_and_seeds(tmp_path):
         )
     with pytest.raises(ValueError, match="no instruction could pass"):
         SelfLengthenGenerator(min_instruction_words=9, max_instruction_words=5)
+
+
+def test_a_round_saves_as_a_dataset_with_its_card(tmp_path):
+    from datasets import load_from_disk
+
+    from synth.sft_example import save_examples
+
+    generator = SelfLengthenGenerator(complete=scripted)
+    rows = generator.sample({"max_tokens": 256}, n=4, seed=0)
+    command = ["python", "rl/run.py", "--config", "configs/self_lengthen.yaml"]
+    save_examples(tmp_path / "data", generator, rows, {"max_tokens": 256}, 4, 0, command)
+    assert examples_from_dataset(load_from_disk(str(tmp_path / "data"))) == rows
+    card = (tmp_path / "data" / "README.md").read_text()
+    assert "self_lengthen" in card and "arxiv.org/abs/2410.23933" in card
+    assert "length-biased sampling" in card  # the skips are on the card
