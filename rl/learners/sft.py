@@ -110,20 +110,6 @@ class SFTLearner(LearnerBase):
         stats = {"tokens": float(mask.sum().item()), "nll": nll.item()}
         return nll / totals["tokens"], stats
 
-    @torch.no_grad()
-    def evaluate_nll(self, samples: list[dict[str, Any]]) -> dict[str, float]:
-        """NLL per counted token on `samples`, without an update."""
-        was_training = self.model.training
-        self.model.eval()
-        totals = self.check_batch(samples)
-        sums = {"nll": 0.0, "tokens": 0.0}
-        for indices in self.micro_batches(samples):
-            _, stats = self.micro_loss(self._collate([samples[i] for i in indices]), totals)
-            sums["nll"] += stats["nll"]
-            sums["tokens"] += stats["tokens"]
-        self.model.train(was_training)
-        return {"nll_mean": sums["nll"] / max(sums["tokens"], 1.0)}
-
     # ------------------------------------------------------------ weights and state
     def _merged(self) -> dict[str, torch.Tensor]:
         """The policy under Hugging Face names with each adapter folded into its base weight."""
