@@ -164,7 +164,8 @@ def check_self_lengthen(config: Any) -> None:
 
     from pydantic import ValidationError
 
-    from synth.self_lengthen import SelfLengthenConfig, load_seed_instructions
+    from synth.self_lengthen import SelfLengthenConfig
+    from synth.self_lengthen_prompts import load_seed_instructions
 
     try:
         options = SelfLengthenConfig.model_validate(config.data.options)
