@@ -33,6 +33,7 @@ PLOTTED = re.compile(
     r"^(reward/(.+/)?mean"
     r"|zero_var/.+|zero_var_frac"
     r"|response_length/(mean|max|truncated_frac)"
+    r"|words/[^/]+|eval/longen/score"
     r"|train/(loss|kl_mean|entropy_mean)"
     r"|eval(_base)?/[^/]+/pass@1|eval/select"
     r"|curriculum/[^/]+/[^/]+)$"

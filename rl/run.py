@@ -27,9 +27,10 @@ if __package__ in (None, ""):
 from rl.config import RunConfig  # noqa: E402
 from rl.config_io import ConfigError, dump_config, load_config, read_yaml  # noqa: E402
 from rl.longpo_config import LongPORunConfig  # noqa: E402
+from rl.self_lengthen_config import SelfLengthenRunConfig  # noqa: E402
 
 # algorithm -> its configuration; the run module is picked in main.
-CONFIGS = {"grpo": RunConfig, "longpo": LongPORunConfig}
+CONFIGS = {"grpo": RunConfig, "longpo": LongPORunConfig, "self_lengthen": SelfLengthenRunConfig}
 
 log = logging.getLogger("rl.run")
 
@@ -65,8 +66,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def plan(config: RunConfig | LongPORunConfig) -> str:
+def plan(config: RunConfig | LongPORunConfig | SelfLengthenRunConfig) -> str:
     """What a run would start, in a few lines, without starting anything."""
+    if config.algorithm == "self_lengthen":
+        return self_lengthen_plan(config)
     if config.algorithm == "longpo":
         data = config.data
         return "\n".join(
@@ -101,6 +104,25 @@ def plan(config: RunConfig | LongPORunConfig) -> str:
     return "\n".join(lines)
 
 
+def self_lengthen_plan(config: SelfLengthenRunConfig) -> str:
+    data, sft = config.data, config.sft
+    adapters = f"LoRA r={sft.lora.rank}" if sft.lora else "full fine-tuning"
+    return "\n".join(
+        [
+            f"ray:        {config.ray.address or os.environ.get('RAY_ADDRESS') or 'local Ray on 127.0.0.1'}",
+            f"model:      {config.model} (base, generator and extender start from it)",
+            f"rollout:    {config.rollout.num_workers} x {config.rollout.backend} worker(s), "
+            f"max_model_len {config.rollout.max_model_len}",
+            f"rounds:     {config.rounds} x {data.instructions_per_round} instructions, "
+            f"max_tokens {data.max_tokens}",
+            f"learners:   generator and extender, {adapters}, lr {config.trainer.lr}, "
+            f"{sft.epochs} epochs x batch {sft.batch_size}",
+            f"eval:       LonGen {config.eval.language} x {config.eval.queries or 'all'} queries",
+            f"run dir:    {Path(config.output_dir) / (config.name or 'self_lengthen-<date>-<time>')}",
+        ]
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(
@@ -133,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if algorithm == "longpo":
         from rl.longpo_run import run
+    elif algorithm == "self_lengthen":
+        from rl.self_lengthen_run import run
     else:
         from rl.driver import run
     return run(config, resume=resume)

@@ -155,3 +155,34 @@ def longpo_axes(config: Any) -> list:
     from synth.base import Axis
 
     return [Axis("chunk_tokens", tuple(sorted(config.data.levels)))]
+
+
+def check_self_lengthen(config: Any) -> None:
+    """A self_lengthen run's generator options, its max_tokens (a value of the axis), the seed
+    instructions and the LonGen file; fills the options with the generator's defaults."""
+    from pathlib import Path
+
+    from pydantic import ValidationError
+
+    from synth.self_lengthen import SelfLengthenConfig
+    from synth.self_lengthen_prompts import load_seed_instructions
+
+    try:
+        options = SelfLengthenConfig.model_validate(config.data.options)
+    except ValidationError as error:
+        raise ValueError(f"data.options.{_one_line(SelfLengthenConfig, error)}") from None
+    config.data.options = options.model_dump(mode="json")
+    if config.data.max_tokens not in options.max_tokens_values:
+        raise ValueError(
+            f"data.max_tokens={config.data.max_tokens} is not a value of "
+            f"data.options.max_tokens_values {list(options.max_tokens_values)}"
+        )
+    try:
+        load_seed_instructions(options.seed_source)
+    except ValueError as error:
+        raise ValueError(f"data.options.seed_source: {error}") from None
+    if config.eval.queries and not Path(config.eval.source).is_file():
+        raise ValueError(
+            f"eval.source {config.eval.source}: no such file; point it at LonGen.jsonl or set "
+            "eval.queries=0"
+        )

@@ -13,6 +13,7 @@ from synth.keychain import KeyChainGenerator
 from synth.longpo import LongPOGenerator
 from synth.multihop import MultiHopGenerator
 from synth.ruler import RulerGenerator
+from synth.self_lengthen import SelfLengthenGenerator
 from synth.task import Task, tasks_from_dataset, tasks_to_dataset
 
 # name -> factory(**config) -> Generator. Factories import their heavy dependencies lazily,
@@ -23,6 +24,7 @@ GENERATORS: dict[str, Any] = {
     "multihop": MultiHopGenerator,
     "longpo": LongPOGenerator,
     "ruler": RulerGenerator,
+    "self_lengthen": SelfLengthenGenerator,
 }
 
 

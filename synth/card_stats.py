@@ -132,8 +132,11 @@ def level_stats(rows: list[dict[str, Any]], counter: PromptCounter) -> LevelStat
 
 def _answers(row: dict[str, Any]) -> list[str]:
     """The accepted answers of a Task row; of a preference pair (no `answer`), the chosen
-    first reply, so the table still says how long the targets are."""
+    first reply, of an SFT example its response, so the table still says how long the targets
+    are."""
     if "answer" not in row:
+        if "response" in row:  # an SFT example: its target
+            return [row["response"]]
         return [row["chosen"][0]["content"]] if row.get("chosen") else [""]
     return [row["answer"]] if isinstance(row["answer"], str) else list(row["answer"]) or [""]
 

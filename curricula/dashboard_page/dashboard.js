@@ -226,6 +226,9 @@ function renderSignals(root) {
   lineChart(root, { title: "response length (tokens)", name: "length", yMin: 0,
     series: runs.flatMap((run) => [series(run, "response_length/mean", "mean"),
       { ...series(run, "response_length/max", "max"), dash: true }]) });
+  const words = keysMatching(/^words\/([^/]+)$/).map((m) => m[1]);
+  if (words.length) lineChart(root, { title: "words per round (Self-Lengthen)", name: "words", yMin: 0,
+    series: runs.flatMap((run) => words.map((w) => series(run, `words/${w}`, w.replace("_", " ")))) });
   lineChart(root, { title: "KL to the reference policy", name: "kl",
     series: runs.map((run) => series(run, "train/kl_mean", "kl")),
     empty: "no train/kl_mean in these runs (logged when trainer.beta > 0)" });

@@ -21,6 +21,7 @@ one module with a `LearnerBase` subclass and one line in LEARNERS.
 | base.py | `LearnerBase`: start-up steps, forward, accumulate, clip, step; weights; state |
 | grpo.py | `GRPOLearner`: GRPO / Dr.GRPO / DAPO updates from rollouts and advantages |
 | dpo.py | `DPOLearner`: sigmoid DPO and LongPO (short-prompt reference, NLL) on preference pairs |
+| sft.py | `SFTLearner`: NLL on response tokens, full fine-tuning or LoRA (peft), merged weights out |
 | config.py | `TrainerConfig` (pydantic only): loss family, optimiser, schedule, precision |
 | advantages.py | group-relative advantages; the zero-variance mask of dynamic sampling |
 | policy_loss.py | the per-token clipped policy loss and its whole-batch token weights |
@@ -42,9 +43,11 @@ from typing import Any
 LEARNERS: dict[str, str] = {
     "grpo": "rl.learners.grpo:GRPOLearner",
     "dpo": "rl.learners.dpo:DPOLearner",
+    "sft": "rl.learners.sft:SFTLearner",
 }
 # trainer.loss -> the objective that optimises it
-OBJECTIVES = {"grpo": "grpo", "dr_grpo": "grpo", "dapo": "grpo", "dpo": "dpo", "longpo": "dpo"}
+OBJECTIVES = {"grpo": "grpo", "dr_grpo": "grpo", "dapo": "grpo", "dpo": "dpo", "longpo": "dpo",
+              "sft": "sft"}  # fmt: skip
 
 
 def learner_class(objective: str) -> type:
@@ -61,6 +64,8 @@ def __getattr__(name: str) -> Any:
         return learner_class("grpo")
     if name == "DPOLearner":
         return learner_class("dpo")
+    if name == "SFTLearner":
+        return learner_class("sft")
     if name == "LearnerBase":
         from rl.learners.base import LearnerBase
 
@@ -68,4 +73,12 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'rl.learners' has no attribute {name!r}")
 
 
-__all__ = ["LEARNERS", "OBJECTIVES", "DPOLearner", "GRPOLearner", "LearnerBase", "learner_class"]
+__all__ = [
+    "LEARNERS",
+    "OBJECTIVES",
+    "DPOLearner",
+    "GRPOLearner",
+    "LearnerBase",
+    "SFTLearner",
+    "learner_class",
+]

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-LossType = Literal["grpo", "dr_grpo", "dapo", "dpo", "longpo"]
+LossType = Literal["grpo", "dr_grpo", "dapo", "dpo", "longpo", "sft"]
 GRPO_FAMILY = ("grpo", "dr_grpo", "dapo")
 PREFERENCE_LOSSES = ("dpo", "longpo")
 DAPO_EPSILON_HIGH = 0.28
@@ -30,7 +30,8 @@ class TrainerConfig(BaseModel):
     the batch divided by num_sequences * max_completion_length; h1's choice), `dapo` (token mean
     over every token of the batch). Preferences (rl/learners/dpo.py): `dpo` (sigmoid DPO, the
     reference on the same prompt) and `longpo` (LongPO: dpo_weight * DPO with the reference on
-    the short prompts, plus nll_weight * NLL of the chosen long conversation)."""
+    the short prompts, plus nll_weight * NLL of the chosen long conversation). Supervised
+    (rl/learners/sft.py): `sft`, the token-mean NLL of the response tokens (Self-Lengthen)."""
 
     scale_advantages: bool | None = None
     """Divide group-centred rewards by the group's std (+1e-4). None: from `loss` (on for grpo and
