@@ -29,6 +29,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from trl_timing import mean_step_seconds  # noqa: E402  (benchmarks/, the script's directory)
+
 DATA = REPO.parent / "shared" / "data" / "prose" / "gutenberg_paragraphs.jsonl"
 
 
@@ -99,21 +102,7 @@ def time_trl(
     trainer = DPOTrainer(
         model=model, args=config, train_dataset=dataset, processing_class=tokenizer
     )
-    times = []
-
-    from transformers import TrainerCallback
-
-    class Clock(TrainerCallback):
-        def on_step_begin(self, *args, **kwargs):
-            times.append(time.perf_counter())
-
-        def on_step_end(self, *args, **kwargs):
-            times[-1] = time.perf_counter() - times[-1]
-
-    trainer.add_callback(Clock())
-    trainer.train()
-    timed = times[1:]  # the first step warms up
-    return sum(timed) / len(timed)
+    return mean_step_seconds(trainer)
 
 
 def one_side(args: argparse.Namespace) -> None:

@@ -28,6 +28,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from trl_timing import mean_step_seconds  # noqa: E402  (benchmarks/, the script's directory)
+
 DATA = REPO.parent / "shared" / "data" / "prose" / "gutenberg_paragraphs.jsonl"
 
 
@@ -72,7 +75,7 @@ def time_ours(model_path: str, samples: list[dict], steps: int, threads: int, lo
 def time_trl(model_path: str, samples: list[dict], steps: int, threads: int, lora: bool) -> float:
     import torch
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
     torch.set_num_threads(threads)
@@ -96,19 +99,7 @@ def time_trl(model_path: str, samples: list[dict], steps: int, threads: int, lor
     trainer = SFTTrainer(model=model, args=config, processing_class=tokenizer,
                          train_dataset=Dataset.from_list(rows * (steps + 1)),
                          peft_config=peft_config)  # fmt: skip
-    times = []
-
-    class Clock(TrainerCallback):
-        def on_step_begin(self, *args, **kwargs):
-            times.append(time.perf_counter())
-
-        def on_step_end(self, *args, **kwargs):
-            times[-1] = time.perf_counter() - times[-1]
-
-    trainer.add_callback(Clock())
-    trainer.train()
-    timed = times[1:]  # the first step warms up
-    return sum(timed) / len(timed)
+    return mean_step_seconds(trainer)
 
 
 def one_side(args: argparse.Namespace) -> None:
