@@ -1,7 +1,7 @@
 """Seconds per optimizer step of a TRL trainer, timed by a callback around each step.
 
-    from trl_timing import mean_step_seconds   # benchmarks/ is the script's own directory
-    seconds = mean_step_seconds(trainer)       # runs trainer.train(); the first step warms up
+from trl_timing import mean_step_seconds   # benchmarks/ is the script's own directory
+seconds = mean_step_seconds(trainer)       # runs trainer.train(); the first step warms up
 """
 
 from __future__ import annotations
