@@ -10,7 +10,7 @@ this module only composes them and checks what crosses sections. Imports pydanti
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -157,6 +157,8 @@ class EvalConfig(BaseModel):
 
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    resumes_from: ClassVar[str] = "checkpoint"
+    """--resume continues from checkpoints/step-N (rl.resume.check_resumable)."""
 
     algorithm: Literal["grpo"] = "grpo"
     """Selects this run (rl/driver.py): GRPO-family RL on generated tasks. `longpo` is

@@ -100,7 +100,9 @@ def apply_overrides(
     other fields are derived anew); a missing entry of a dict of models (`tasks.h1`) starts
     as a copy of its default entry, so `tasks.h1.options.x=1` keeps `tasks.h1.generator`.
     """
-    defaults = model().model_dump(mode="json") if model is not None else {}
+    # model_construct: the defaults as they are, unvalidated (a default path relative to the
+    # working directory must fail as the final config's one line, not here as a traceback)
+    defaults = model.model_construct().model_dump(mode="json") if model is not None else {}
     for override in overrides:
         path, value = parse_override(override)
         node, owner, default = data, model, defaults

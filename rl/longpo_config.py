@@ -10,7 +10,7 @@ loss is dpo or longpo. Imports pydantic and the registries only.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -46,6 +46,8 @@ class LongPOData(BaseModel):
 
 class LongPORunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    resumes_from: ClassVar[str] = "checkpoint"
+    """--resume continues from checkpoints/step-N (rl.resume.check_resumable)."""
 
     algorithm: Literal["longpo"] = "longpo"
     """Selects this run (rl/longpo_run.py); `grpo` is rl/config.py's RunConfig."""

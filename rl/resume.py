@@ -33,16 +33,16 @@ def resume_step(run_dir: Path) -> int:
     return found[-1][0] if found else -1
 
 
-def check_resumable(output_dir: str | Path, name: str) -> None:
-    """What `--resume` needs: runs/<name> exists and holds a complete checkpoint.
-    ValueError: one line naming what is missing and the flag that starts fresh instead."""
+def check_resumable(output_dir: str | Path, name: str, needs_checkpoint: bool = True) -> None:
+    """What `--resume` needs: runs/<name> exists and (`needs_checkpoint`) holds a complete
+    checkpoint. ValueError: one line naming what is missing and the flag that starts fresh."""
     run_dir = Path(output_dir).expanduser() / name
     if not run_dir.is_dir():
         raise ValueError(
             f"--resume: there is no run directory {run_dir}: check name= and output_dir=, or "
             "pass --resume-or-start to start it"
         )
-    if resume_step(run_dir) < 0:
+    if needs_checkpoint and resume_step(run_dir) < 0:
         raise ValueError(
             f"--resume: run {run_dir} has no complete checkpoint (checkpoints/step-N/ with "
             "driver.json) to continue from: pass --resume-or-start to start it again from step 0"

@@ -179,14 +179,9 @@ def check_outside_world(
         raise ConfigError(f"config error: model: {error}") from None
     try:
         check_run_dir(config.output_dir, config.name, resume)
-        if strict and getattr(config, "algorithm", "grpo") == "self_lengthen":
-            # it resumes after its last complete round (rounds/round-N/), not from checkpoints/
-            if not (Path(config.output_dir).expanduser() / str(config.name)).is_dir():
-                raise ValueError(
-                    f"--resume: there is no run {config.name!r} in {config.output_dir}"
-                )
-        elif strict:
-            check_resumable(config.output_dir, config.name)
+        if strict:
+            needs_checkpoint = type(config).resumes_from == "checkpoint"
+            check_resumable(config.output_dir, config.name, needs_checkpoint)
     except ValueError as error:
         raise ConfigError(f"config error: {error}") from None
 

@@ -12,7 +12,7 @@ only.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -72,6 +72,9 @@ class LonGenEval(BaseModel):
 
 class SelfLengthenRunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    resumes_from: ClassVar[str] = "rounds"
+    """--resume continues after the last complete round (rounds/round-N/round.json), not from
+    checkpoints/: see rl.resume.check_resumable."""
 
     algorithm: Literal["self_lengthen"] = "self_lengthen"
     """Selects this run (rl/self_lengthen_run.py)."""

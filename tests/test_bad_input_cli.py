@@ -32,6 +32,12 @@ ROWS = [
     (RUN + ["--resume", "output_dir={w}/runs", "name=olf"], "there is no run directory"),
     (RUN + ["--dry-run", "--resume", "output_dir={w}/runs", "name=old"], "no complete checkpoint"),
     (RUN + ["--resume-or-start", "output_dir={w}/runs"], "--resume-or-start needs the run's name"),
+    # run from another directory: the recipe's relative data paths do not resolve
+    (RUN + ["--dry-run", "--config", f"{REPO}/configs/self_lengthen.yaml"], "eval.source"),
+    (RUN + ["--dry-run", "--resume", "--config", f"{REPO}/configs/self_lengthen.yaml",
+            "output_dir={w}/runs", "name=olf", "eval.queries=0",
+            f"data.options.seed_source={REPO.parent}/shared/data/longform/LonGen.jsonl"],
+     "there is no run directory"),
     (RUN + ["--dry-run", "output_dir={w}/afile"], "output_dir: "),
     (RUN + ["--dry-run", "output_dir=/proc/x"], "output_dir: /proc/x cannot be created"),
     (RUN + ["--dry-run", "--config", "{w}/binary.yaml"], "is not UTF-8 text"),

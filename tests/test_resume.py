@@ -87,6 +87,7 @@ def test_resume_refuses_a_missing_run_or_checkpoint(tmp_path):
     write_checkpoint(run_dir / "checkpoints", 2, complete=False)
     with pytest.raises(ValueError, match="no complete checkpoint"):
         check_resumable(tmp_path, "probe")
+    check_resumable(tmp_path, "probe", needs_checkpoint=False)  # Self-Lengthen: its rounds
     write_checkpoint(run_dir / "checkpoints", 1)
     check_resumable(tmp_path, "probe")
     assert resume_step(run_dir) == 1
