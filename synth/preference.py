@@ -12,15 +12,14 @@ One row of a `datasets.Dataset`, like synth.task.Task:
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from pydantic import BaseModel, ConfigDict, model_validator
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from synth.task import ChatMessages, MetaJSON, WithMeta
 
 Messages = list[dict[str, str]]
 
 
-class PreferencePair(BaseModel):
+class PreferencePair(WithMeta, BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
@@ -29,7 +28,7 @@ class PreferencePair(BaseModel):
     """Generator name, e.g. `longpo`."""
     level: dict[str, int]
     """The point on the generator's axes, e.g. {"chunk_tokens": 1024}."""
-    prompt: Messages
+    prompt: ChatMessages
     """Chat messages up to the first answer."""
     chosen: Messages
     """The preferred continuation: assistant, (user, assistant)* messages."""
@@ -37,15 +36,8 @@ class PreferencePair(BaseModel):
     """The other continuation, with the same user messages."""
     short_prompts: list[Messages] = []
     """Per assistant turn, the prompt the reference model reads (empty: the long one)."""
-    meta: str = "{}"
+    meta: MetaJSON = "{}"
     """JSON: provenance and what re-checks the record."""
-
-    @field_validator("prompt")
-    @classmethod
-    def _chat(cls, prompt: Messages) -> Messages:
-        if not prompt or any(set(m) != {"role", "content"} for m in prompt):
-            raise ValueError("prompt must be non-empty chat messages with role and content")
-        return prompt
 
     @model_validator(mode="after")
     def _turns_match(self) -> PreferencePair:
@@ -60,11 +52,7 @@ class PreferencePair(BaseModel):
             raise ValueError("chosen and rejected must share their user messages")
         if self.short_prompts and len(self.short_prompts) != roles[0].count("assistant"):
             raise ValueError("short_prompts needs one prompt per assistant turn")
-        json.loads(self.meta)
         return self
-
-    def meta_dict(self) -> dict[str, Any]:
-        return json.loads(self.meta)
 
     def turns(self) -> int:
         return sum(m["role"] == "assistant" for m in self.chosen)

@@ -11,15 +11,16 @@ the response (synth.self_lengthen_filters.count_words); `meta` is JSON provenanc
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict
+
+from synth.task import ChatMessages, MetaJSON, WithMeta
 
 Role = Literal["generator", "extender"]
 
 
-class SFTExample(BaseModel):
+class SFTExample(WithMeta, BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     id: str
@@ -32,7 +33,7 @@ class SFTExample(BaseModel):
     """Which model learns from the row: the generator or the extender."""
     round: int
     """The Self-Lengthen round (1-based) that wrote it."""
-    prompt: list[dict[str, str]]
+    prompt: ChatMessages
     """Chat messages the model reads (TRL's conversational format)."""
     response: str
     """The assistant message the model learns to write."""
@@ -46,24 +47,8 @@ class SFTExample(BaseModel):
     """Words of `initial`."""
     words: int
     """Words of `response`."""
-    meta: str = "{}"
+    meta: MetaJSON = "{}"
     """JSON: provenance (seed, model calls' settings, extension micro-rounds)."""
-
-    @field_validator("prompt")
-    @classmethod
-    def _chat(cls, prompt: list[dict[str, str]]) -> list[dict[str, str]]:
-        if not prompt or any(set(m) != {"role", "content"} for m in prompt):
-            raise ValueError("prompt must be non-empty chat messages with role and content")
-        return prompt
-
-    @field_validator("meta")
-    @classmethod
-    def _json_meta(cls, meta: str) -> str:
-        json.loads(meta)
-        return meta
-
-    def meta_dict(self) -> dict[str, Any]:
-        return json.loads(self.meta)
 
 
 def examples_from_dataset(dataset) -> list[SFTExample]:

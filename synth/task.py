@@ -7,14 +7,42 @@ different generators share one Arrow schema for it and stay re-verifiable from t
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 TASK_FIELDS = ("id", "task", "level", "prompt", "answer", "reward", "meta")
 
 
-class Task(BaseModel):
+def _chat_messages(prompt: list[dict[str, str]]) -> list[dict[str, str]]:
+    if not prompt:
+        raise ValueError("prompt must hold at least one chat message")
+    for message in prompt:
+        if set(message) != {"role", "content"}:
+            raise ValueError(f"a chat message has keys role and content, got {sorted(message)}")
+    return prompt
+
+
+def _json_object(meta: str) -> str:
+    json.loads(meta)
+    return meta
+
+
+# The field types every record of synth/ shares (Task, SFTExample, PreferencePair).
+ChatMessages = Annotated[list[dict[str, str]], AfterValidator(_chat_messages)]
+MetaJSON = Annotated[str, AfterValidator(_json_object)]
+
+
+class WithMeta:
+    """`meta_dict()` for a record with a `meta` JSON string."""
+
+    meta: str
+
+    def meta_dict(self) -> dict[str, Any]:
+        return json.loads(self.meta)
+
+
+class Task(WithMeta, BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     id: str
@@ -23,33 +51,14 @@ class Task(BaseModel):
     """Generator name: `h1`, `keychain`, `multihop`, `self_lengthen`, ..."""
     level: dict[str, int]
     """The point on the generator's difficulty axes, e.g. {"horizon": 3}."""
-    prompt: list[dict[str, str]]
+    prompt: ChatMessages
     """Chat messages in TRL's conversational format: [{"role": ..., "content": ...}]."""
     answer: str | list[str]
     """Gold answer, or a list of accepted aliases."""
     reward: str
     """Name in `rewards.REWARDS`."""
-    meta: str = "{}"
+    meta: MetaJSON = "{}"
     """JSON: provenance and the trace needed to re-verify the record."""
-
-    @field_validator("prompt")
-    @classmethod
-    def _chat_messages(cls, prompt: list[dict[str, str]]) -> list[dict[str, str]]:
-        if not prompt:
-            raise ValueError("prompt must hold at least one chat message")
-        for message in prompt:
-            if set(message) != {"role", "content"}:
-                raise ValueError(f"a chat message has keys role and content, got {sorted(message)}")
-        return prompt
-
-    @field_validator("meta")
-    @classmethod
-    def _json_meta(cls, meta: str) -> str:
-        json.loads(meta)
-        return meta
-
-    def meta_dict(self) -> dict[str, Any]:
-        return json.loads(self.meta)
 
     def to_row(self) -> dict[str, Any]:
         return self.model_dump()
