@@ -34,9 +34,8 @@ MetaJSON = Annotated[str, AfterValidator(_json_object)]
 
 
 class WithMeta:
-    """`meta_dict()` for a record with a `meta` JSON string."""
-
-    meta: str
+    """`meta_dict()` for a record with a `meta` JSON string (no annotation here: pydantic would
+    take it for a field and put `meta` first in the record's columns)."""
 
     def meta_dict(self) -> dict[str, Any]:
         return json.loads(self.meta)

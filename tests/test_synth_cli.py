@@ -15,7 +15,7 @@ import synth
 from synth.base import Axis, check_level
 from synth.cli import main
 from synth.h1 import verify_chain
-from synth.task import Task, tasks_from_dataset
+from synth.task import TASK_FIELDS, Task, tasks_from_dataset
 
 
 def test_h1_builtin_writes_a_loadable_dataset(tmp_path):
@@ -23,6 +23,7 @@ def test_h1_builtin_writes_a_loadable_dataset(tmp_path):
     assert main(["h1", "--horizon", "3", "--n", "40", "--seed", "0", "--out", str(out)]) == 0
     dataset = datasets.load_from_disk(str(out))
     assert len(dataset) == 40
+    assert tuple(dataset.column_names) == TASK_FIELDS  # the documented column order
     tasks = tasks_from_dataset(dataset)
     assert all(task.level == {"horizon": 3} for task in tasks)
     for task in tasks:
