@@ -148,6 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
+    if algorithm == "grpo":
+        from rl.context_check import prompt_length_warnings
+
+        for warning in prompt_length_warnings(config):
+            print(f"warning: {warning}", file=sys.stderr)
     if args.dry_run:
         print(dump_config(config), end="")
         print("---")

@@ -33,3 +33,26 @@ def test_the_cli_warns_when_a_small_source_is_asked_for_many_tasks(tmp_path, cap
     with caplog.at_level(logging.WARNING, logger="synth"):
         assert main([*argv, "--out", str(tmp_path / "d")]) == 0
     assert "3 tasks but only 1 distinct prompts" in caplog.text
+
+
+def test_a_run_warns_when_its_top_level_outgrows_the_engine(tmp_path):
+    """rl/context_check.py: the curriculum's ceiling, not its start, is what must fit."""
+    from rl.config import RunConfig
+    from rl.config_io import load_config
+    from rl.context_check import prompt_length_warnings
+
+    def warnings(*overrides: str) -> list[str]:
+        return prompt_length_warnings(load_config(RunConfig, None, list(overrides)))
+
+    assert warnings() == []  # the default run fits its engine
+    (line,) = warnings("rollout.max_model_len=300")
+    assert line.startswith("tasks.h1: at its top level (") and "max_model_len=300" in line
+    # a ceiling that keeps the run short enough silences it
+    assert warnings("rollout.max_model_len=300", "curriculum.tasks.h1.ceiling={horizon: 1}") == []
+    keychain = [
+        "tasks={}", "tasks.kc.generator=keychain", "tasks.kc.reward=qa_two_way_substring",
+        f"tasks.kc.options.filler={tmp_path}/none.jsonl", "curriculum.tasks={kc: {}}",
+    ]  # fmt: skip
+    # context_tokens is the prompt's length by construction: nothing is sampled (no filler)
+    (line,) = warnings(*keychain, "rollout.max_model_len=4096")
+    assert "context_tokens=" in line and "exceeds rollout.max_model_len=4096" in line

@@ -1,0 +1,57 @@
+"""Will the curriculum's hardest level still fit the rollout engine? Checked before a GRPO run
+starts (and by `--dry-run`), as warnings.
+
+An adaptive curriculum climbs on its own; a run that reaches a level whose prompts are longer
+than `rollout.max_model_len` would fail hours in, at the first such prompt. So each task's top
+level (its curriculum ceiling on every axis, else the axis's hardest value) is measured: a
+`context_tokens` axis is the prompt's length in tokens by construction (KeyChain, multi-hop,
+RULER fill to it); other generators sample one task there, its length estimated as
+characters / 4 (synth/data_warnings.py: no tokenizer load). A prompt plus
+`sampling.max_tokens` that does not fit is one warning line naming the knobs. Sources on the
+Hub are not fetched for this (the run loads them at start), and a generator that cannot sample
+its top level here is passed over with a debug line: the run reports that when it gets there.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def top_level(axes: list, ceiling: dict[str, int]) -> dict[str, int]:
+    """The hardest point a task's curriculum may reach: its ceiling, else each axis's last value."""
+    return {axis.name: ceiling.get(axis.name, axis.values[-1]) for axis in axes}
+
+
+def prompt_length_warnings(config: Any) -> list[str]:
+    """One line per task whose top-level prompts leave no room for `sampling.max_tokens`."""
+    from synth import get_generator
+    from synth.data_warnings import CHARS_PER_TOKEN, prompt_chars
+
+    limit, answer = config.rollout.max_model_len, config.sampling.max_tokens
+    warnings = []
+    for name, task in config.tasks.items():
+        generator = get_generator(task.generator, **task.options)
+        bounds = config.curriculum.tasks.get(name)
+        level = top_level(generator.axes(), bounds.ceiling if bounds else {})
+        if "context_tokens" in level:
+            tokens = level["context_tokens"]
+        elif any(str(value).startswith("hub:") for value in task.options.values()):
+            continue
+        else:
+            try:
+                [sample] = generator.sample(level, n=1, seed=0)
+            except Exception as error:  # noqa: BLE001 - a warning pass must never stop a run
+                log.debug("tasks.%s: top level %s not sampled here: %s", name, level, error)
+                continue
+            tokens = prompt_chars(sample.prompt) // CHARS_PER_TOKEN
+        if tokens + answer > limit:
+            shown = ", ".join(f"{axis}={value}" for axis, value in level.items())
+            warnings.append(
+                f"tasks.{name}: at its top level ({shown}) prompts run to ~{tokens:,} tokens, "
+                f"which with sampling.max_tokens={answer} exceeds rollout.max_model_len={limit}: "
+                f"set a lower curriculum.tasks.{name}.ceiling or raise rollout.max_model_len"
+            )
+    return warnings
