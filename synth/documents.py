@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+SHOWN = 5  # places kept per skip reason, for the report
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,22 @@ class DocumentLoad:
     documents: list[Document] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)
     """Rows or files passed over, by reason."""
+    where: dict[str, list[str]] = field(default_factory=dict)
+    """The first few of them per reason (`file.jsonl:LINE`, `dataset[INDEX]`, a file name)."""
+
+    def skip(self, reason: str, at: str) -> None:
+        self.skipped[reason] += 1
+        shown = self.where.setdefault(reason, [])
+        if len(shown) < SHOWN:
+            shown.append(at)
 
     def summary(self) -> str:
-        skipped = ", ".join(f"{count} {why}" for why, count in self.skipped.items()) or "none"
-        return f"{len(self.documents)} documents (skipped: {skipped})"
+        parts = []
+        for why, count in self.skipped.items():
+            shown = self.where.get(why, [])
+            more = ", ..." if count > len(shown) else ""
+            parts.append(f"{count} {why}" + (f" (at {', '.join(shown)}{more})" if shown else ""))
+        return f"{len(self.documents)} documents (skipped: {', '.join(parts) or 'none'})"
 
 
 def paragraphs_of(text: str) -> list[str]:
@@ -56,14 +69,14 @@ def _text_rows(path: Path, load: DocumentLoad):
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError:
-                load.skipped["row not UTF-8"] += 1
+                load.skip("row not UTF-8", f"{path.name}:{number}")
                 continue
             if not line.strip():
                 continue
             try:
                 yield f"{path.name}:{number}", json.loads(line)
             except json.JSONDecodeError:
-                load.skipped["row not JSON"] += 1
+                load.skip("row not JSON", f"{path.name}:{number}")
 
 
 def _dataset_rows(source: str):
@@ -92,21 +105,21 @@ def _from_rows(rows, group_by: str | None, load: DocumentLoad) -> None:
     titles: dict[str, str] = {}
     for row_id, row in rows:
         if not isinstance(row, dict):
-            load.skipped["row not an object"] += 1
+            load.skip("row not an object", row_id)
             continue
         text = row.get("text")
         if not isinstance(text, str):
-            load.skipped["row without a text field"] += 1
+            load.skip("row without a text field", row_id)
             continue
         if _is_binary(text):
-            load.skipped["row holds binary data"] += 1
+            load.skip("row holds binary data", row_id)
             continue
         if not text.strip():
-            load.skipped["empty text"] += 1
+            load.skip("empty text", row_id)
             continue
         key = str(row.get(group_by)) if group_by else row_id
         if group_by and group_by not in row:
-            load.skipped[f"row without {group_by!r}"] += 1
+            load.skip(f"row without {group_by!r}", row_id)
             continue
         groups.setdefault(key, []).extend(paragraphs_of(text))
         titles.setdefault(key, str(row.get("title", key)))
@@ -119,12 +132,12 @@ def _from_text_files(root: Path, load: DocumentLoad) -> None:
         try:
             text = path.read_bytes().decode("utf-8")
         except UnicodeDecodeError:
-            load.skipped["file not UTF-8"] += 1
+            load.skip("file not UTF-8", str(path.relative_to(root)))
             continue
         if _is_binary(text):
-            load.skipped["file holds binary data"] += 1
+            load.skip("file holds binary data", str(path.relative_to(root)))
         elif not text.strip():
-            load.skipped["empty file"] += 1
+            load.skip("empty file", str(path.relative_to(root)))
         else:
             name = str(path.relative_to(root))
             load.documents.append(Document(name, path.stem, tuple(paragraphs_of(text))))

@@ -143,10 +143,14 @@ def test_bad_documents_are_counted_skips_or_one_error(tmp_path):
         "empty text": 1, "row holds binary data": 1, "row not an object": 1,
         "row without a text field": 1, "row not JSON": 1, "row not UTF-8": 1,
     }  # fmt: skip
+    # the report says where: file and line of each skipped row
+    assert "1 row not JSON (at docs.jsonl:6)" in load.summary()
+    assert "1 row not UTF-8 (at docs.jsonl:7)" in load.summary()
     (tmp_path / "texts").mkdir()
     (tmp_path / "texts" / "a.txt").write_text("One.\n\nTwo.")
     (tmp_path / "texts" / "b.txt").write_bytes(b"\x00\x01\x02\xff")
-    assert len(load_documents(str(tmp_path / "texts")).documents) == 1
+    texts = load_documents(str(tmp_path / "texts"))
+    assert len(texts.documents) == 1 and "(at b.txt)" in texts.summary()
     with pytest.raises(ValueError, match="no such file or directory"):
         load_documents(str(tmp_path / "missing"))
     short = LongPOGenerator(source=str(path), complete=scripted_model)
