@@ -351,7 +351,7 @@ def run(config: RunConfig, resume: bool = False) -> int:
     )
     stop_watching = watch.start(config.logging, run_dir)
     try:
-        with running(config, run_dir, metrics, resume) as driver:
+        with watch.failure_logged(run_dir), running(config, run_dir, metrics, resume) as driver:
             driver.run()
             evaluation = driver.evaluator.summary()
     finally:

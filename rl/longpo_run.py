@@ -41,6 +41,7 @@ from rl.resume import prepare as prepare_resume
 from rl.rundir import MetricsLogger, default_run_name, make_run_dir, read_metrics
 from rl.summary import render_summary
 from rl.validate import longpo_axes
+from rl.watch import failure_logged
 
 log = logging.getLogger(__name__)
 
@@ -207,16 +208,17 @@ def run(config: LongPORunConfig, resume: bool = False) -> int:
     started = start_ray(config)
     pool = None
     try:
-        model_path = resolve_model(config.model)
-        pool = RolloutPool(config.rollout, model_path)
-        learner = start_learner(config, model_path)
-        loop = LongPORun(config, run_dir, pool, learner, metrics)
-        pairs = make_pairs(config, pool, run_dir)
-        loop.prepare(pairs)
-        if resume:
-            loop.resume()
-        loop.run()
-        evaluation = loop.evaluator.summary()
+        with failure_logged(run_dir):
+            model_path = resolve_model(config.model)
+            pool = RolloutPool(config.rollout, model_path)
+            learner = start_learner(config, model_path)
+            loop = LongPORun(config, run_dir, pool, learner, metrics)
+            pairs = make_pairs(config, pool, run_dir)
+            loop.prepare(pairs)
+            if resume:
+                loop.resume()
+            loop.run()
+            evaluation = loop.evaluator.summary()
     finally:
         metrics.close()
         if pool is not None:

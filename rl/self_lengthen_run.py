@@ -39,6 +39,7 @@ from rl.driver import start_ray
 from rl.learner_actor import start_learner
 from rl.rundir import MetricsLogger, default_run_name, make_run_dir, read_metrics
 from rl.self_lengthen_config import SelfLengthenRunConfig
+from rl.watch import failure_logged
 
 log = logging.getLogger(__name__)
 ROLES = ("generator", "extender")
@@ -312,8 +313,9 @@ def run(config: SelfLengthenRunConfig, resume: bool = False) -> int:
     started = start_ray(config)
     pool = None
     try:
-        pool = RolloutPool(config.rollout, resolve_model(config.model))
-        SelfLengthenRun(config, run_dir, pool, metrics).run(resume)
+        with failure_logged(run_dir):
+            pool = RolloutPool(config.rollout, resolve_model(config.model))
+            SelfLengthenRun(config, run_dir, pool, metrics).run(resume)
     finally:
         metrics.close()
         if pool is not None:

@@ -15,7 +15,10 @@ console. Log lines are written above the progress bar (tqdm.write), not through 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tqdm import tqdm
@@ -119,3 +122,20 @@ def start(config: LoggingConfig, run_dir: Path) -> Callable[[], None]:
         undo_logs()
 
     return stop
+
+
+@contextmanager
+def failure_logged(run_dir: Path) -> Iterator[None]:
+    """An exception that ends a run leaves its traceback in run_dir/run.log, where the run's
+    other lines are, then goes on up (the console gets rl/cli_guard.py's one line). Ctrl-C and
+    exits are not failures."""
+    try:
+        yield
+    except Exception as error:
+        lines = "".join(traceback.format_exception(error))
+        try:
+            with (Path(run_dir) / RUN_LOG).open("a", encoding="utf-8") as handle:
+                handle.write(f"{time.strftime('%H:%M:%S')} ERROR the run stopped:\n{lines}")
+        except OSError:  # the run directory itself is the problem: cli_guard's log still has it
+            pass
+        raise

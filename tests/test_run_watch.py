@@ -19,7 +19,7 @@ import pytest
 from cluster.worker_logs import LOG_ENV, runtime_env
 from curricula.dashboard_server import DashboardServer
 from rl.config import LoggingConfig
-from rl.watch import RUN_LOG, route_logs, start_dashboard
+from rl.watch import RUN_LOG, failure_logged, route_logs, start_dashboard
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -168,3 +168,21 @@ def test_the_dashboard_starts_next_to_the_run_and_stops_with_it(tmp_path, caplog
     stop()
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(url, timeout=5)
+
+
+def test_a_failure_leaves_its_traceback_in_run_log_and_goes_on_up(tmp_path):
+    (tmp_path / RUN_LOG).write_text("12:00:00 INFO step 3\n")
+
+    def fail_deep() -> None:
+        raise RuntimeError("worker lost")
+
+    with pytest.raises(RuntimeError, match="worker lost"), failure_logged(tmp_path):
+        fail_deep()
+    text = (tmp_path / RUN_LOG).read_text()
+    assert text.startswith("12:00:00 INFO step 3\n")  # appended, the run's lines kept
+    assert "ERROR the run stopped:" in text and "in fail_deep" in text
+    with pytest.raises(KeyboardInterrupt), failure_logged(tmp_path):
+        raise KeyboardInterrupt  # a user's Ctrl-C is not a failure to report
+    assert (tmp_path / RUN_LOG).read_text() == text
+    with pytest.raises(ValueError), failure_logged(tmp_path / "gone"):
+        raise ValueError("no run directory to write to: the error still goes up")
