@@ -72,11 +72,11 @@ def test_rounds_write_data_adapters_and_scores_and_resume(tmp_path):
     base = [
         "--config", str(REPO / "configs" / "self_lengthen.yaml"),
         f"output_dir={tmp_path}", "name=sl", "logging.wandb=disabled", "logging.progress=false",
-        "data.instructions_per_round=3", "data.max_tokens=256", "rollout.max_model_len=2048",
-        "data.options.max_tokens_values=[128,256]", "data.options.extension_attempts=1",
+        "data.instructions_per_round=3", "data.max_tokens=128", "rollout.max_model_len=1024",
+        "data.options.max_tokens_values=[64,128]", "data.options.extension_attempts=1",
         "data.options.response_attempts=2", "data.options.instruction_attempts=3",
         "data.options.judge=false",  # the 135M judge says no to most: tested with a script
-        "sft.epochs=1", "sft.max_sequence_tokens=768", "eval.queries=2", "eval.max_tokens=128",
+        "sft.epochs=1", "sft.max_sequence_tokens=512", "eval.queries=2", "eval.max_tokens=64",
         "rollout.dtype=float32", "trainer.dtype=float32",
     ]  # fmt: skip
     assert main([*base, "rounds=1"]) == 0
