@@ -196,6 +196,9 @@ class RunConfig(BaseModel):
     AMX-BF16 Xeons measured here), float32 elsewhere; truncated importance sampling corrects the
     bf16 engine / bf16-autocast learner mismatch."""
     learner: LearnerResources = LearnerResources()
+    reward_timeout_s: float = Field(default=30.0, gt=0)
+    """Seconds a task's reward may take per completion; past it the completion scores 0 and is
+    counted in `reward/timeouts` (rl/scoring.py: a hung reward never stalls the run)."""
     tasks: dict[str, TaskConfig] = {
         "h1": TaskConfig(
             generator="h1",

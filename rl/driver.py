@@ -114,7 +114,9 @@ def build(config: RunConfig) -> Components:
     curriculum = build_curriculum(
         config.curriculum, {name: g.axes() for name, g in generators.items()}, seed=config.seed
     )
-    scorer = Scorer({name: task.reward for name, task in config.tasks.items()})
+    scorer = Scorer(
+        {name: task.reward for name, task in config.tasks.items()}, config.reward_timeout_s
+    )
     evaluator = Evaluator(
         config, model_path, generators
     )  # before engines start: bad sets fail fast
@@ -165,6 +167,7 @@ class Driver:
         ray.get(self.learner.load.remote(str(latest)))
         self.curriculum.load_state_dict(state["curriculum"])
         self.scorer.errors = state.get("reward_errors", 0)
+        self.scorer.timeouts = state.get("reward_timeouts", 0)
         self.evaluator.load_state_dict(state.get("eval"))
         self.pending_choices = state.get("pending_choices")
         self.pending_batches = checkpoints.read_prefetched(latest)
@@ -184,6 +187,7 @@ class Driver:
                 "policy_version": policy_version,
                 "curriculum": self.curriculum.state_dict(),
                 "reward_errors": self.scorer.errors,
+                "reward_timeouts": self.scorer.timeouts,
                 "eval": self.evaluator.state_dict(),
                 "pending_choices": prefetch.pending_choices(),
             }
@@ -282,6 +286,7 @@ class Driver:
                 "curriculum/events": self.curriculum.pop_events(),
                 "policy_version": min(versions),
                 "reward/errors": self.scorer.errors,
+                "reward/timeouts": self.scorer.timeouts,
                 "samples/trained": len(samples),
                 "time/train": seconds_train,
                 "time/sync": seconds_sync,

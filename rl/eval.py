@@ -53,6 +53,7 @@ def evaluate(
                 _print_item(task, rollout, items[-1])
         results[eval_set.name] = summarize_set(items, solved_at)
         results[eval_set.name]["reward_errors"] = scorer.errors
+        results[eval_set.name]["reward_timeouts"] = scorer.timeouts
     return results
 
 

@@ -4,15 +4,25 @@ Reward functions speak TRL's signature, `f(prompts, completions, **columns)`. Th
 ones never raise, but a user's reward might: a batch call that raises is retried item by
 item, each item that still raises scores 0, and the failures are counted (`reward/errors` in
 the step's metrics) instead of stopping a long run.
+
+A reward may also hang (a loop that never ends on a model's output, a verifier waiting on a
+lock). Each call has a time limit of `timeout_s` per completion; a batch past its limit is
+retried item by item, an item past it scores 0 and is counted (`reward/timeouts`). On the
+main thread the limit is SIGALRM (it interrupts Python code, not a C call such as one regex
+match); elsewhere the call runs in a daemon thread that is abandoned, not killed, when late
+(Python cannot stop a thread) and goes with the process.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Callable
 from typing import Any
 
+from rewards.timeout import RewardTimeout as LimitReached
+from rewards.timeout import time_limit
 from synth.task import Task
 
 log = logging.getLogger(__name__)
@@ -32,13 +42,49 @@ def build_task_reward(setting: RewardSetting) -> RewardFn | None:
     return build_reward(setting)
 
 
-class Scorer:
-    """Scores the completions of one prompt at a time; counts rewards that raised."""
+class RewardTooSlow(Exception):
+    """A reward call ran past its time limit (its thread is abandoned)."""
 
-    def __init__(self, settings: dict[str, RewardSetting]):
+
+class Scorer:
+    """Scores the completions of one prompt at a time; counts rewards that raised or hung."""
+
+    def __init__(self, settings: dict[str, RewardSetting], timeout_s: float = 30.0):
         self._configured = {name: build_task_reward(setting) for name, setting in settings.items()}
         self._by_name: dict[str, RewardFn] = {}
+        self.timeout_s = timeout_s
         self.errors = 0
+        self.timeouts = 0
+
+    def _call(self, fn: RewardFn, items: int, **arguments: Any) -> list[Any]:
+        """fn(**arguments) within `timeout_s` per item, else RewardTooSlow."""
+        seconds = self.timeout_s * items
+        if threading.current_thread() is threading.main_thread():
+            # SIGALRM (rewards/timeout.py), so that `math` keeps its own signal-based limit,
+            # which works on the main thread only and re-arms this one when it is done
+            try:
+                with time_limit(seconds):
+                    return fn(**arguments)
+            except LimitReached:
+                raise RewardTooSlow(f"no result in {seconds:g} s") from None
+        # Off the main thread (the prefetch thread under max_staleness=1): a daemon thread per
+        # call. A pool's worker that hangs would be joined, for ever, at interpreter exit.
+        box: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                box["value"] = fn(**arguments)
+            except BaseException as error:  # noqa: BLE001 - handed back to the caller below
+                box["error"] = error
+
+        thread = threading.Thread(target=target, name="reward", daemon=True)
+        thread.start()
+        thread.join(seconds)
+        if thread.is_alive():  # it cannot be stopped: leave it behind and score on
+            raise RewardTooSlow(f"no result in {seconds:g} s")
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
 
     def function(self, task_name: str, task: Task) -> RewardFn:
         configured = self._configured.get(task_name)
@@ -68,9 +114,9 @@ class Scorer:
         try:
             return [
                 _as_score(v, low, high)
-                for v in fn(prompts=prompts, completions=completions, **columns)
+                for v in self._call(fn, count, prompts=prompts, completions=completions, **columns)
             ]
-        except Exception:  # a user's reward raised on the batch: find the items that raise
+        except Exception:  # a user's reward raised or hung on the batch: find the items
             log.debug(
                 "reward for %s raised on a batch; scoring item by item", task_name, exc_info=True
             )
@@ -78,17 +124,18 @@ class Scorer:
         for index in range(count):
             row = {key: column[index : index + 1] for key, column in columns.items()}
             try:
-                values.append(
-                    _as_score(
-                        fn(
-                            prompts=prompts[index : index + 1],
-                            completions=completions[index : index + 1],
-                            **row,
-                        )[0],
-                        low,
-                        high,
-                    )
+                [value] = self._call(
+                    fn,
+                    1,
+                    prompts=prompts[index : index + 1],
+                    completions=completions[index : index + 1],
+                    **row,
                 )
+                values.append(_as_score(value, low, high))
+            except RewardTooSlow as error:
+                self.timeouts += 1
+                log.warning("reward for %s hung on one completion, scored 0: %s", task_name, error)
+                values.append(0.0)
             except Exception as error:
                 self.errors += 1
                 log.warning(
