@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,6 +62,11 @@ LOST_PROCESS = (
     ray.exceptions.ObjectLostError,
     ray.exceptions.OutOfMemoryError,
 )
+
+
+class ProcessLost(RuntimeError):
+    """A Ray process the run needs died (the learner, a node): the run stops with one line that
+    names it and the checkpoint `--resume` continues from; Ray's node report is in run.log."""
 
 
 def learner_samples(batch: Batch, scale: bool) -> list[dict[str, Any]]:
@@ -332,7 +338,13 @@ def running(
     except LOST_PROCESS as error:  # the cause is in the node's logs, not in the exception
         report = node_report(ray_owner.session_dir())
         log.error("%s; what Ray's node logged:\n%s", type(error).__name__, report)
-        raise
+        latest = checkpoints.latest_checkpoint(run_dir / "checkpoints")
+        where = f"its last checkpoint, {latest.name}" if latest else "step 0 (no checkpoint yet)"
+        cause = (str(error).strip().splitlines() or [""])[0][:160]
+        raise ProcessLost(
+            f"a Ray process of the run died ({type(error).__name__}: {cause}); "
+            f"`--resume name={run_dir.name}` continues from {where}"
+        ) from error
     finally:
         if parts is not None:
             parts.pool.shutdown()
@@ -359,6 +371,9 @@ def run(config: RunConfig, resume: bool = False) -> int:
         with watch.failure_logged(run_dir), running(config, run_dir, metrics, resume) as driver:
             driver.run()
             evaluation = driver.evaluator.summary()
+    except ProcessLost as error:  # not a bug of ours: one line, exit 1, resumable
+        print(f"rl/run.py: {error}", file=sys.stderr)
+        return 1
     finally:
         metrics.close()
         stop_watching()
