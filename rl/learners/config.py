@@ -132,6 +132,12 @@ class TrainerConfig(BaseModel):
     micro_batch_size: int = Field(default=4, ge=1)
     """Sequences per forward/backward; gradients accumulate over the whole batch, one update."""
 
+    micro_batch_tokens: int | None = Field(default=None, ge=1)
+    """A token budget per forward/backward instead of `micro_batch_size` rows (verl's dynamic
+    batch size; GRPO and SFT): rows are packed while the padded tensors stay within it, so
+    activation memory stays flat whatever the prompt lengths (rl/learners/batching.py
+    `token_budget_batches`). None: `micro_batch_size` rows."""
+
     share_prompts: bool = True
     """Run each distinct prompt of a micro-batch once and its completions on its KV cache
     (rl/learners/shared_prompt.py): about G times fewer prompt tokens per update, same logprobs
@@ -197,6 +203,11 @@ class TrainerConfig(BaseModel):
             raise ValueError(
                 f"ppo_epochs / mini_batch_size apply to the GRPO family, not loss={self.loss}: "
                 "leave them unset"
+            )
+        if self.micro_batch_tokens is not None and self.loss in PREFERENCE_LOSSES:
+            raise ValueError(
+                f"micro_batch_tokens applies to the GRPO family and sft, not loss={self.loss} "
+                "(pairs go whole): use micro_batch_size"
             )
         if several_updates and self.tis_cap is not None and not self.recompute_old_logprobs:
             raise ValueError(

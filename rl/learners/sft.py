@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from rl.learners.base import LearnerBase
-from rl.learners.batching import micro_batches
+from rl.learners.batching import micro_batches, token_budget_batches
 from rl.learners.lora import LoRAConfig
 
 
@@ -99,6 +99,8 @@ class SFTLearner(LearnerBase):
         return {"tokens": float(tokens)}
 
     def micro_batches(self, samples: list[dict[str, Any]]) -> list[list[int]]:
+        if self.config.micro_batch_tokens is not None:
+            return token_budget_batches(samples, self.config.micro_batch_tokens)
         return micro_batches(samples, self.config.micro_batch_size)
 
     def micro_loss(
