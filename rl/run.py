@@ -182,6 +182,11 @@ def check_outside_world(
         check_model(config.model)
     except ValueError as error:
         raise ConfigError(f"config error: model: {error}") from None
+    from rl.context_check import kv_cache_error
+
+    problem = kv_cache_error(config.model, config.rollout)
+    if problem:
+        raise ConfigError(f"config error: {problem}")
     try:
         check_run_dir(config.output_dir, config.name, resume)
         if strict:
