@@ -68,8 +68,8 @@ class SFTLearner(LearnerBase):
         self.share_prompts = False  # one response per prompt: nothing to share
         if self.lora is None:
             return policy
-        if self.config.sharding != "none":
-            raise ValueError("LoRA with sharding=fsdp is not supported: use sharding=none")
+        if self.parallel == "fsdp":
+            raise ValueError("LoRA with learner.parallel=fsdp is not supported: use ddp")
         from peft import LoraConfig, PeftModel, get_peft_model
 
         if self.adapter:
