@@ -166,8 +166,8 @@ class TrainerConfig(BaseModel):
             data = dict(data)
             if data.pop("sharding") not in (None, "none"):
                 raise ValueError(
-                    "trainer.sharding moved: set learner.parallel=fsdp (or ddp) and "
-                    "learner.num_workers=N, one learner actor per GPU"
+                    "sharding moved to the learner section: set learner.parallel=fsdp (or ddp) "
+                    "and learner.num_workers=N, one learner actor per GPU"
                 )
         return data
 
