@@ -219,6 +219,11 @@ def start_group(config: Any, model_path: str, **objective_arguments: Any) -> Lea
     address, port = ray.get(ranks[0].address.remote())
     wait_all("start", [rank.join.remote(address, port, i, size) for i, rank in enumerate(ranks)])
     log.info(
-        "learner: %d ranks (%s, %s), group at %s:%d", size, learner.parallel, strategy, address, port
+        "learner: %d ranks (%s, %s), group at %s:%d",
+        size,
+        learner.parallel,
+        strategy,
+        address,
+        port,
     )
     return LearnerGroup(ranks, group, learner.parallel)

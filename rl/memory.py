@@ -82,9 +82,7 @@ def shape_of(model_config: Any) -> Shape:
         vocab=model_config.vocab_size,
         tied=bool(getattr(model_config, "tie_word_embeddings", False)),
         head_dim=getattr(model_config, "head_dim", None),
-        qkv_bias=bool(
-            getattr(model_config, "attention_bias", model_config.model_type == "qwen2")
-        ),
+        qkv_bias=bool(getattr(model_config, "attention_bias", model_config.model_type == "qwen2")),
     )
 
 
@@ -199,6 +197,8 @@ def learner_load(config: Any) -> LearnerLoad:
         trainable = 0.0 if config.sft.lora is not None else 1.0
     elif algorithm == "longpo":
         sequence = completion = config.rollout.max_model_len
+        if trainer.nll_tokens == "response":  # logprobs of the answers only
+            completion = int(config.data.options.get("answer_max_tokens", completion))
         micro_batch *= 2  # a pair is a chosen and a rejected conversation
         reference = trainer.reference == "frozen_copy" or bool(trainer.policy_overrides)
     else:
@@ -260,12 +260,16 @@ def check_fit(config: Any, cluster: dict[str, float] | None = None) -> list[str]
     total = sum(parts.values())
     where = f"{usable / GIB:.0f} GiB usable of a {memory:.0f} GiB GPU ({source})"
     if learner_on_gpu(config) and total > usable:
-        fix = (
-            "raise learner.num_workers, lower trainer.micro_batch_size or set "
-            "trainer.gradient_checkpointing=true"
-            if load.fsdp
-            else _fsdp_fix(shape, load, usable)
-        )
+        if parts["activations"] + parts["logits"] > usable:
+            fix = (
+                f"one micro-batch ({load.micro_batch_size} sequences x {load.sequence_tokens} tokens) "
+                "alone does not fit: lower trainer.micro_batch_size or the lengths (longer "
+                "contexts need sequence parallelism, which this learner does not have)"
+            )
+        elif load.fsdp:
+            fix = "raise learner.num_workers or lower trainer.micro_batch_size"
+        else:
+            fix = _fsdp_fix(shape, load, usable)
         raise ValueError(
             f"learner: ~{total / GIB:.0f} GiB per worker ({_parts_text(parts)} GiB) > {where}: "
             f"{fix}"
