@@ -42,6 +42,7 @@ from rl.config_io import dump_config
 from rl.eval_loop import Evaluator, flat_metrics
 from rl.graceful import GracefulStop
 from rl.learner_actor import start_learner
+from rl.learner_group import LearnerRankError
 from rl.learners.advantages import group_advantages
 from rl.prefetch import Prefetch
 from rl.resume import prepare as prepare_resume
@@ -335,6 +336,8 @@ def running(
         if resume:
             driver.resume()
         yield driver
+    except LearnerRankError as error:  # Ray's wrapper spans lines; the group's message is one
+        raise LearnerRankError(*getattr(error, "cause", error).args) from None
     except LOST_PROCESS as error:  # the cause is in the node's logs, not in the exception
         report = node_report(ray_owner.session_dir())
         log.error("%s; what Ray's node logged:\n%s", type(error).__name__, report)

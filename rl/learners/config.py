@@ -160,13 +160,22 @@ class TrainerConfig(BaseModel):
     runs ~1.6x faster there), float32 elsewhere. Master weights and the optimizer state stay
     float32; the logprobs are computed in float32."""
 
-    sharding: Literal["none", "fsdp"] = "none"
-    """`fsdp`: shard the policy with torch FSDP2 across the learner actors of one process group
-    (one actor per GPU, torch.distributed env vars set). Tested on CPU ranks only; see
-    rl/learners/sharding.py."""
-
     compute_entropy: bool = True
     """Log the mean token entropy of the policy (one extra softmax over the completion logits)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data: Any) -> Any:
+        """`sharding` moved to the learner section, which also says how many ranks there are;
+        `none` (what earlier runs' config.yaml files hold) is dropped."""
+        if isinstance(data, dict) and "sharding" in data:
+            data = dict(data)
+            if data.pop("sharding") not in (None, "none"):
+                raise ValueError(
+                    "sharding moved to the learner section: set learner.parallel=fsdp (or ddp) "
+                    "and learner.num_workers=N, one learner actor per GPU"
+                )
+        return data
 
     @model_validator(mode="after")
     def _resolve_defaults(self) -> TrainerConfig:
