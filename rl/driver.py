@@ -319,6 +319,13 @@ def _levels_text(levels: dict[str, dict[str, int]]) -> str:
     return " ".join(f"{task}:{level_key(level)}" for task, level in levels.items())
 
 
+def resumable(message: str, run_dir: Path) -> str:
+    """`message`, then the checkpoint `--resume` would continue from."""
+    latest = checkpoints.latest_checkpoint(run_dir / "checkpoints")
+    where = f"its last checkpoint, {latest.name}" if latest else "step 0 (no checkpoint yet)"
+    return f"{message}; `--resume name={run_dir.name}` continues from {where}"
+
+
 @contextmanager
 def running(
     config: RunConfig, run_dir: Path, metrics: MetricsLogger, resume: bool = False
@@ -337,17 +344,14 @@ def running(
             driver.resume()
         yield driver
     except LearnerRankError as error:  # Ray's wrapper spans lines; the group's message is one
-        raise LearnerRankError(*getattr(error, "cause", error).args) from None
+        cause = getattr(error, "cause", error)
+        raise ProcessLost(resumable(str(cause.args[0] if cause.args else cause), run_dir)) from None
     except LOST_PROCESS as error:  # the cause is in the node's logs, not in the exception
         report = node_report(ray_owner.session_dir())
         log.error("%s; what Ray's node logged:\n%s", type(error).__name__, report)
-        latest = checkpoints.latest_checkpoint(run_dir / "checkpoints")
-        where = f"its last checkpoint, {latest.name}" if latest else "step 0 (no checkpoint yet)"
         cause = (str(error).strip().splitlines() or [""])[0][:160]
-        raise ProcessLost(
-            f"a Ray process of the run died ({type(error).__name__}: {cause}); "
-            f"`--resume name={run_dir.name}` continues from {where}"
-        ) from error
+        message = f"a Ray process of the run died ({type(error).__name__}: {cause})"
+        raise ProcessLost(resumable(message, run_dir)) from error
     finally:
         if parts is not None:
             parts.pool.shutdown()
