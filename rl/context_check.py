@@ -59,25 +59,13 @@ def prompt_length_warnings(config: Any) -> list[str]:
 
 def kv_cache_tokens(model: str, kv_cache_gib: float, dtype: str) -> int | None:
     """How many tokens `kv_cache_gib` of KV cache holds for the model (keys and values of every
-    layer, in the engine's dtype); None when the model's config is not on this machine (a Hub
-    id, an alias not provisioned yet: nothing is fetched for a check)."""
-    from transformers import AutoConfig
+    layer, in the engine's dtype; rl/memory.py's shape); None when the shape is unknown here."""
+    from rl.memory import load_shape
 
-    from models import local_model_path
-
-    model_path = local_model_path(model)
-    if model_path is None:
+    shape = load_shape(model)
+    if shape is None:
         return None
-    try:
-        config = AutoConfig.from_pretrained(model_path)
-    except (OSError, ValueError):
-        return None
-    config = getattr(config, "text_config", config)
-    heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
-    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
-    width = 4 if dtype == "float32" else 2
-    per_token = 2 * config.num_hidden_layers * heads * head_dim * width
-    return int(kv_cache_gib * 2**30 // per_token)
+    return int(kv_cache_gib * 2**30 // shape.kv_bytes_per_token(4 if dtype == "float32" else 2))
 
 
 def kv_cache_error(model: str, rollout: Any) -> str | None:

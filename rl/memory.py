@@ -87,16 +87,20 @@ def shape_of(model_config: Any) -> Shape:
 
 
 def load_shape(model: str) -> Shape | None:
-    """The model's Shape: from KNOWN_SHAPES, else its config.json (a local path, the
-    provisioned aliases, or the Hub cache); None when neither is reachable."""
+    """The model's Shape: from KNOWN_SHAPES, else its config.json (a local path, an alias
+    already provisioned, or a Hub id's config); None when none is reachable. Nothing is
+    provisioned for a check: an alias not made yet gives None."""
     if model in KNOWN_SHAPES:
         return KNOWN_SHAPES[model]
     from transformers import AutoConfig
 
-    from models import resolve_model
+    from models import EMBEDDED, TINY, local_model_path
 
+    path = local_model_path(model)
+    if path is None and model in (EMBEDDED, TINY):
+        return None
     try:
-        return shape_of(AutoConfig.from_pretrained(resolve_model(model)))
+        return shape_of(AutoConfig.from_pretrained(path or model))
     except (OSError, ValueError, AttributeError):
         return None
 
