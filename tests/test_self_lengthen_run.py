@@ -76,6 +76,7 @@ def test_rounds_write_data_adapters_and_scores_and_resume(tmp_path):
         "data.options.max_tokens_values=[64,128]", "data.options.extension_attempts=1",
         "data.options.response_attempts=2", "data.options.instruction_attempts=3",
         "data.options.judge=false",  # the 135M judge says no to most: tested with a script
+        "data.options.micro_rounds=1",  # one expand-and-continue round: the loop, not the length
         "sft.epochs=1", "sft.max_sequence_tokens=512", "eval.queries=2", "eval.max_tokens=64",
         "rollout.dtype=float32", "trainer.dtype=float32",
     ]  # fmt: skip
