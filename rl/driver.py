@@ -283,7 +283,7 @@ class Driver:
         record.update(evaluation)
         record.update({f"train/{key}": value for key, value in learner_metrics.items()})
         record.update(self.curriculum.metrics())
-        record.update(self.collector.stages.metrics())
+        record.update(self.collector.stages.metrics(step))
         levels = self.curriculum.current_levels()
         record.update({f"frontier/{task}": level for task, level in levels.items()})
         record.update(

@@ -141,10 +141,10 @@ class Stages:
         source.restrict(kept)
         log.info("%s: %d of %d items not yet solved are kept", task, len(kept), len(items))
 
-    def metrics(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.index is not None:
-            out["stage"] = self.index
+    def metrics(self, step: int) -> dict[str, Any]:
+        """`step`'s stage (the current one may be the next step's, chosen ahead) and how many
+        epochs each records source has walked."""
+        out: dict[str, Any] = {"stage": stage_at(self.stages, step)} if self.stages else {}
         for task, source in self.generators.items():
             if hasattr(source, "epochs"):
                 out[f"records/{task}/epochs"] = source.epochs()

@@ -94,7 +94,7 @@ def test_stages_set_the_mix_and_the_hard_stage_keeps_the_unsolved(records_path):
     assert generators["kc"].pool_ids() == every_id[4:]
     assert curriculum.hard_subset.outcomes == {}  # the new stage judges with its own outcomes
     assert not {t.id for t in generators["kc"].sample({"all": 1}, 12)} & solved
-    assert stages.metrics()["stage"] == 1
+    assert stages.metrics(2)["stage"] == 1 and stages.metrics(1)["stage"] == 0
 
     state = stages.state_dict()
     generators2, curriculum2, stages2 = parts(config)
