@@ -56,6 +56,9 @@ class CardInputs:
     datasets: dict[str, Any] | None = None
     """config -> its `datasets.Dataset`, for `dataset_info` (features, sizes); None: left out."""
     repo_id: str | None = None
+    notes: list[str] = field(default_factory=list)
+    """Markdown lines of a section of its own, after what was filtered (the pass-rate filter's
+    histogram, rl/filter.py)."""
 
 
 def config_name(level: dict[str, int]) -> str:
@@ -133,6 +136,7 @@ def dataset_card(inputs: CardInputs) -> str:
     """The whole README.md: YAML front matter, then the body."""
     metadata = card_metadata(inputs)
     body = [*_intro(inputs), *_levels(inputs), *_fields(), *_statistics(inputs), *_skips(inputs)]
+    body += inputs.notes
     body += [*_licence(inputs), *_example(inputs), *_reproduce(inputs)]
     return f"---\n{metadata.to_yaml()}\n---\n\n" + "\n".join(body).rstrip() + "\n"
 
