@@ -101,6 +101,12 @@ def plan(config: RunConfig | LongPORunConfig | SelfLengthenRunConfig) -> str:
         f"curriculum: {config.curriculum.schedule.kind}",
         f"run dir:    {Path(config.output_dir) / (config.name or 'run-<date>-<time>')}",
     ]
+    if config.stages:
+        spans = [
+            f"{stage.name or f'stage-{i}'} {stage.steps}" + (" (hard subset)" * stage.hard_subset)
+            for i, stage in enumerate(config.stages)
+        ]
+        lines.insert(-1, "stages:     " + ", ".join(spans))
     return "\n".join(lines)
 
 
@@ -150,9 +156,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if algorithm == "grpo":
         from rl.context_check import prompt_length_warnings
+        from synth.records import path_problem
 
         for warning in prompt_length_warnings(config):
             print(f"warning: {warning}", file=sys.stderr)
+        for name, task in config.tasks.items():  # data a recipe makes first (docs/recipes.md)
+            if task.generator == "records" and (problem := path_problem(task.options["path"])):
+                print(f"warning: tasks.{name}.options.path: {problem}", file=sys.stderr)
     if args.dry_run:
         print(dump_config(config), end="")
         print("---")

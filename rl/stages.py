@@ -53,6 +53,12 @@ class StageConfig(BaseModel):
         return tasks
 
 
+def tracker_id(task: str, item_id: str) -> str:
+    """An item's id in the hard-subset tracker: the task's name and the record's id (two
+    datasets made with the same seed share record ids)."""
+    return f"{task}/{item_id}"
+
+
 def check_stages(config: Any) -> None:
     """The stages against the rest of a RunConfig: their tasks exist, their steps are the run's
     (`steps` left out: their sum), a hard-subset stage follows a stage and reads records, and
@@ -133,12 +139,12 @@ class Stages:
 
     def _keep_unsolved(self, task: str, source: Any, tracker: Any) -> None:
         items = source.pool_ids()  # consecutive hard stages narrow the pool further
-        kept = tracker.keep(items)
+        kept = set(tracker.keep(tracker_id(task, item) for item in items))
         if not kept:
             log.warning("%s: every item of %s was solved; the stage keeps all", task, task)
             source.restrict(None)
             return
-        source.restrict(kept)
+        source.restrict([item for item in items if tracker_id(task, item) in kept])
         log.info("%s: %d of %d items not yet solved are kept", task, len(kept), len(items))
 
     def metrics(self, step: int) -> dict[str, Any]:

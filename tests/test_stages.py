@@ -10,7 +10,7 @@ from curricula import build_curriculum
 from curricula.base import apportion
 from rl.config import RunConfig
 from rl.config_io import ConfigError, load_config
-from rl.stages import Stages, stage_at
+from rl.stages import Stages, stage_at, tracker_id
 from synth import get_generator
 
 
@@ -70,7 +70,7 @@ def observe(curriculum, generators, task: str, count: int, solved: set[str]) -> 
     items = generators[task].sample({"all": 1}, count)
     curriculum.observe(
         [
-            {"task": task, "level": {"all": 1}, "item_id": item.id,
+            {"task": task, "level": {"all": 1}, "item_id": tracker_id(task, item.id),
              "rewards": [1.0] * 8 if item.id in solved else [1.0, 0.0] * 4}
             for item in items
         ]
