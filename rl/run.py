@@ -156,13 +156,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if algorithm == "grpo":
         from rl.context_check import prompt_length_warnings
-        from synth.records import path_problem
 
         for warning in prompt_length_warnings(config):
             print(f"warning: {warning}", file=sys.stderr)
-        for name, task in config.tasks.items():  # data a recipe makes first (docs/recipes.md)
-            if task.generator == "records" and (problem := path_problem(task.options["path"])):
-                print(f"warning: tasks.{name}.options.path: {problem}", file=sys.stderr)
+        missing = missing_records(config)  # a recipe's data is made first (docs/recipes.md)
+        if missing and not args.dry_run:
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            print(f"config error: {missing[0]}{more}", file=sys.stderr)
+            return 2
+        for problem in missing:
+            print(f"warning: {problem}", file=sys.stderr)
     if args.dry_run:
         print(dump_config(config), end="")
         print("---")
@@ -175,6 +178,18 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from rl.driver import run
     return run(config, resume=resume)
+
+
+def missing_records(config: RunConfig) -> list[str]:
+    """One line per `records` task whose local data does not exist yet: a warning under
+    --dry-run (a recipe's config is checked before its data is made), else the run refuses."""
+    from synth.records import path_problem
+
+    return [
+        f"tasks.{name}.options.path: {problem}"
+        for name, task in config.tasks.items()
+        if task.generator == "records" and (problem := path_problem(task.options["path"]))
+    ]
 
 
 def check_outside_world(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
@@ -104,3 +105,16 @@ def test_stages_set_the_mix_and_the_hard_stage_keeps_the_unsolved(records_path):
     assert generators2["kc"].sample({"all": 1}, 9) == generators["kc"].sample({"all": 1}, 9)
     stages2.enter(3)  # the stage it resumed in is not entered again
     assert generators2["kc"].pool_ids() == every_id[4:]
+
+
+def test_a_recipe_without_its_data_dry_runs_with_warnings_and_refuses_to_run(capsys):
+    from rl.run import main
+
+    recipe = str(Path(__file__).resolve().parents[1] / "configs" / "loongrl.yaml")
+    assert main(["--config", recipe, "--dry-run"]) == 0
+    warnings = capsys.readouterr().err.strip().splitlines()
+    assert len(warnings) == 8 and all("does not exist yet" in line for line in warnings)
+    assert main(["--config", recipe, "output_dir=/tmp/never"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("config error: tasks.kc_hotpotqa.options.path:")
+    assert error.endswith("(and 7 more)") and "\n" not in error
