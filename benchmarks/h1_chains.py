@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 from synth.gsm8k import SourceStats, problems_from_rows, read_jsonl_rows
-from synth.h1 import H1Generator, verify_chain
+from synth.h1 import H1Generator
+from synth.h1_verify import verify_chain
 
 GSM8K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gsm8k"
 HORIZONS = (1, 3, 5, 8)

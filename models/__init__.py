@@ -70,6 +70,16 @@ def check_model(name: str) -> str:
     return "hub"
 
 
+def local_model_path(name: str) -> str | None:
+    """The local folder `name` loads from, without provisioning or downloading anything: an
+    alias already provisioned, or an existing folder; None for a Hub id or an alias not yet made."""
+    if name in (EMBEDDED, TINY):
+        target = models_dir() / (EMBEDDED_DIRNAME if name == EMBEDDED else TINY_DIRNAME)
+        return str(target) if (target / _MARKER).exists() else None
+    path = Path(name).expanduser()
+    return str(path) if path.is_dir() else None
+
+
 def resolve_model(name: str, cache: Path | None = None) -> str:
     """A path or Hub id that transformers and vLLM can load; provisions aliases on demand."""
     cache = cache or models_dir()

@@ -45,6 +45,10 @@ class RayConfig(BaseModel):
     """Object store of a local Ray. None: 1.5x the policy's weight files when the model is a
     local directory (cluster.ray_setup.object_store_bytes), so each weight version reuses the
     released one's pages; else Ray's default (30 % of memory)."""
+    gpu_memory_gib: float | None = Field(default=None, gt=0)
+    """Memory of one GPU of the cluster, for --dry-run's check that the learner and the rollout
+    engines fit (Ray does not report it). None: this machine's GPU when it has one, else 80
+    (an A100/H100 80GB), said as assumed in the plan."""
     dashboard: bool = False
     """Start Ray's web dashboard with a local Ray (127.0.0.1:8265). Off by default: it is a dozen
     processes and ~1 GB of resident memory; a joined cluster keeps whatever it runs."""
@@ -66,13 +70,25 @@ class TaskConfig(BaseModel):
 class LearnerResources(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    num_workers: int = Field(default=1, ge=1)
+    """Learner actors (ranks of one torch.distributed group, rl/learner_group.py); each trains
+    on its slice of every batch. 1: one actor, no process group. On GPUs: one per GPU."""
+    parallel: Literal["ddp", "fsdp"] = "ddp"
+    """How num_workers > 1 ranks share the model: `ddp`, a full replica each, gradients summed
+    over ranks once per update (for models whose weights, gradients and AdamW state fit one
+    worker); `fsdp`, torch FSDP2 `fully_shard`, each rank holding 1/N of all three (the weights
+    are gathered layer by layer in the forward and backward). Replaces trainer.sharding."""
+    placement: Literal["pack", "spread"] = "pack"
+    """Where Ray puts the learner ranks (a placement group): `pack` on as few nodes as fit
+    (one node's fast links), `spread` across nodes."""
     num_cpus: float = Field(default=0, ge=0)
-    """Ray CPUs reserved for the learner actor. 0 by default: it trains while the rollout
+    """Ray CPUs reserved per learner actor. 0 by default: it trains while the rollout
     workers wait, so on one machine it shares their cores instead of reserving its own."""
     num_gpus: float | None = Field(default=None, ge=0)
-    """Ray GPUs for the learner actor; None: 1 when the cluster has a GPU, else 0."""
+    """Ray GPUs per learner actor; None: 1 when the cluster has a GPU, else 0."""
     torch_threads: int | None = Field(default=None, ge=1)
-    """Torch threads in the learner; None: every core of its node. With max_staleness=1 it
+    """Torch threads in each learner actor; None: every core of its node (with num_workers >
+    1 on one node: its cores divided by num_workers). With max_staleness=1 it
     shares them with the rollout workers (on 2 cores, 1 or 2 learner threads next to a
     one-thread vLLM worker measured the same: 8.2 vs 8.4 s/step)."""
 

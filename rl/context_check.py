@@ -55,3 +55,42 @@ def prompt_length_warnings(config: Any) -> list[str]:
                 f"set a lower curriculum.tasks.{name}.ceiling or raise rollout.max_model_len"
             )
     return warnings
+
+
+def kv_cache_tokens(model: str, kv_cache_gib: float, dtype: str) -> int | None:
+    """How many tokens `kv_cache_gib` of KV cache holds for the model (keys and values of every
+    layer, in the engine's dtype); None when the model's config is not on this machine (a Hub
+    id, an alias not provisioned yet: nothing is fetched for a check)."""
+    from transformers import AutoConfig
+
+    from models import local_model_path
+
+    model_path = local_model_path(model)
+    if model_path is None:
+        return None
+    try:
+        config = AutoConfig.from_pretrained(model_path)
+    except (OSError, ValueError):
+        return None
+    config = getattr(config, "text_config", config)
+    heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    width = 4 if dtype == "float32" else 2
+    per_token = 2 * config.num_hidden_layers * heads * head_dim * width
+    return int(kv_cache_gib * 2**30 // per_token)
+
+
+def kv_cache_error(model: str, rollout: Any) -> str | None:
+    """One line when `rollout.kv_cache_gib` cannot hold one sequence of `max_model_len` tokens
+    (vLLM would refuse at engine start, after Ray and the model have loaded)."""
+    if rollout.kv_cache_gib is None or rollout.backend != "vllm":
+        return None
+    tokens = kv_cache_tokens(model, rollout.kv_cache_gib, rollout.engine_dtype())
+    if tokens is None or tokens >= rollout.max_model_len:
+        return None
+    return (
+        f"rollout.kv_cache_gib={rollout.kv_cache_gib:g} holds {tokens:,} tokens of this model's "
+        f"KV cache, fewer than one sequence of rollout.max_model_len={rollout.max_model_len:,}: "
+        f"raise kv_cache_gib to at least {rollout.kv_cache_gib * rollout.max_model_len / tokens:.2f}"
+        " or lower max_model_len"
+    )

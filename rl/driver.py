@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,6 +42,7 @@ from rl.config_io import dump_config
 from rl.eval_loop import Evaluator, flat_metrics
 from rl.graceful import GracefulStop
 from rl.learner_actor import start_learner
+from rl.learner_group import LearnerRankError
 from rl.learners.advantages import group_advantages
 from rl.prefetch import Prefetch
 from rl.resume import prepare as prepare_resume
@@ -62,6 +64,11 @@ LOST_PROCESS = (
     ray.exceptions.ObjectLostError,
     ray.exceptions.OutOfMemoryError,
 )
+
+
+class ProcessLost(RuntimeError):
+    """A Ray process the run needs died (the learner, a node): the run stops with one line that
+    names it and the checkpoint `--resume` continues from; Ray's node report is in run.log."""
 
 
 def learner_samples(batch: Batch, scale: bool) -> list[dict[str, Any]]:
@@ -317,6 +324,13 @@ def _levels_text(levels: dict[str, dict[str, int]]) -> str:
     return " ".join(f"{task}:{level_key(level)}" for task, level in levels.items())
 
 
+def resumable(message: str, run_dir: Path) -> str:
+    """`message`, then the checkpoint `--resume` would continue from."""
+    latest = checkpoints.latest_checkpoint(run_dir / "checkpoints")
+    where = f"its last checkpoint, {latest.name}" if latest else "step 0 (no checkpoint yet)"
+    return f"{message}; `--resume name={run_dir.name}` continues from {where}"
+
+
 @contextmanager
 def running(
     config: RunConfig, run_dir: Path, metrics: MetricsLogger, resume: bool = False
@@ -334,10 +348,15 @@ def running(
         if resume:
             driver.resume()
         yield driver
+    except LearnerRankError as error:  # Ray's wrapper spans lines; the group's message is one
+        cause = getattr(error, "cause", error)
+        raise ProcessLost(resumable(str(cause.args[0] if cause.args else cause), run_dir)) from None
     except LOST_PROCESS as error:  # the cause is in the node's logs, not in the exception
         report = node_report(ray_owner.session_dir())
         log.error("%s; what Ray's node logged:\n%s", type(error).__name__, report)
-        raise
+        cause = (str(error).strip().splitlines() or [""])[0][:160]
+        message = f"a Ray process of the run died ({type(error).__name__}: {cause})"
+        raise ProcessLost(resumable(message, run_dir)) from error
     finally:
         if parts is not None:
             parts.pool.shutdown()
@@ -364,6 +383,9 @@ def run(config: RunConfig, resume: bool = False) -> int:
         with watch.failure_logged(run_dir), running(config, run_dir, metrics, resume) as driver:
             driver.run()
             evaluation = driver.evaluator.summary()
+    except ProcessLost as error:  # not a bug of ours: one line, exit 1, resumable
+        print(f"rl/run.py: {error}", file=sys.stderr)
+        return 1
     finally:
         metrics.close()
         stop_watching()

@@ -5,7 +5,8 @@
 
 `config.trainer.loss` picks the learner class (rl.learners.learner_class); `config.learner`
 sets its Ray resources and torch threads; the objective's own constructor arguments (GRPO: the
-rollout's max_tokens and temperature) are passed through.
+rollout's max_tokens and temperature) are passed through. With `learner.num_workers` > 1 it
+is a rl.learner_group.LearnerGroup of that many ranks, called the same way.
 """
 
 from __future__ import annotations
@@ -19,7 +20,11 @@ from rl.learners import learner_class
 
 
 def start_learner(config: Any, model_path: str, **objective_arguments: Any):
-    """The learner `config.trainer.loss` names, started as a Ray actor."""
+    """The learner `config.trainer.loss` names, started as a Ray actor (or a group of them)."""
+    if config.learner.num_workers > 1:
+        from rl.learner_group import start_group
+
+        return start_group(config, model_path, **objective_arguments)
     threads = config.learner.torch_threads or os.cpu_count() or 1
     base = learner_class(config.trainer.loss)
 

@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             flag = "--resume" if args.resume else "--resume-or-start"
             raise ConfigError(f"{flag} needs the run's name: add name=<run name>")
         check_outside_world(config, resume, strict=args.resume)
+        fit = check_memory(config)
         if config.logging.push_to_hub:  # a run of hours must not end unable to publish
             from synth.hub import HubError, require_token
 
@@ -170,7 +171,10 @@ def main(argv: list[str] | None = None) -> int:
         print(dump_config(config), end="")
         print("---")
         print(plan(config))
+        print("\n".join(fit))
         return 0
+    for line in fit:
+        log.info(line)
     if algorithm == "longpo":
         from rl.longpo_run import run
     elif algorithm == "self_lengthen":
@@ -207,11 +211,30 @@ def check_outside_world(
         check_model(config.model)
     except ValueError as error:
         raise ConfigError(f"config error: model: {error}") from None
+    from rl.context_check import kv_cache_error
+
+    problem = kv_cache_error(config.model, config.rollout)
+    if problem:
+        raise ConfigError(f"config error: {problem}")
     try:
         check_run_dir(config.output_dir, config.name, resume)
         if strict:
             needs_checkpoint = type(config).resumes_from == "checkpoint"
             check_resumable(config.output_dir, config.name, needs_checkpoint)
+    except ValueError as error:
+        raise ConfigError(f"config error: {error}") from None
+
+
+def check_memory(config: RunConfig | LongPORunConfig | SelfLengthenRunConfig) -> list[str]:
+    """rl/memory.py's check on a GPU layout: `gpus:` and `memory:` lines for the plan, or one
+    ConfigError line when a learner worker or an engine cannot fit its GPU, or a reachable
+    cluster has fewer GPUs than the layout asks for. A CPU layout loads nothing."""
+    from rl.memory import check_fit, learner_on_gpu, reachable_cluster
+
+    if not (learner_on_gpu(config) or config.rollout.on_gpu):
+        return ["memory:     on CPU, not checked"]
+    try:
+        return check_fit(config, reachable_cluster(config.ray.address))
     except ValueError as error:
         raise ConfigError(f"config error: {error}") from None
 

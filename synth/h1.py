@@ -13,7 +13,7 @@ letter, "Let X be <adapter of the answer to Problem j-1>." is put in front, and 
 program is re-run on the new value; the link is kept only when every step stays positive and
 integral where it was (see synth/atomic.py), and, with `typed_links`, only between
 quantities of one type and unit (synth/h1_units.py). `meta` holds the full trace;
-`verify_chain` re-executes it without the source.
+`synth.h1_verify.verify_chain` re-executes it without the source.
 
 Sources: "builtin" (procedural, offline), "gsm8k:PATH" or a plain PATH (local JSONL with
 question/answer), "hub:ID" or "hub:ID:CONFIG" (`datasets.load_dataset`). Split policy:
@@ -30,16 +30,16 @@ import logging
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
-from pathlib import Path
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from synth.arith import Number, evaluate, format_number, parse, to_number
+from synth.arith import Number, format_number
 from synth.atomic import AtomicProblem, rewrite_slot, run_with_input
 from synth.base import Axis, check_level
 from synth.h1_adapters import ADAPTER_KINDS, Adapter, candidates
+from synth.h1_source import LoadedSource, check_source, load_source
 from synth.h1_units import QuantityType, TypedPool, accepts, adapter_fits
 from synth.task import Task
 
@@ -121,92 +121,6 @@ class H1Level(BaseModel):
 
 
 @dataclass(frozen=True)
-class LoadedSource:
-    """A source read once: all accepted problems, those that can carry a dependency, stats."""
-
-    tag: str
-    problems: tuple[AtomicProblem, ...]
-    targets: tuple[AtomicProblem, ...]
-    stats: object | None
-
-
-def check_source(config: H1Config) -> None:
-    """What can be known of the source without reading it: the file exists, and a test split
-    is used for evaluation only. One ValueError line otherwise."""
-    from synth import gsm8k
-
-    source = config.source
-    if source == "builtin":
-        return
-    if source.startswith("hub:"):
-        split = config.split or ("train" if config.purpose == "train" else "test")
-        gsm8k.check_split_allowed(f"{source[4:].partition(':')[0]} split {split}", config.purpose)
-        return
-    path = Path(source.removeprefix("gsm8k:")).expanduser()
-    if not path.is_file():
-        raise ValueError(
-            f"h1 source {source!r}: {path} is not a file; use builtin, gsm8k:PATH, hub:ID"
-        )
-    gsm8k.check_split_allowed(path.name, config.purpose)
-
-
-def load_source(config: H1Config) -> LoadedSource:
-    """The config's problems, parsed once per process (cached on the fields that matter)."""
-    check_source(config)
-    return _load_source(
-        config.source,
-        config.purpose,
-        config.split,
-        config.limit,
-        config.builtin_pool_size,
-        config.builtin_one_step_fraction,
-        config.builtin_seed,
-    )
-
-
-@lru_cache(maxsize=8)
-def _load_source(source, purpose, split, limit, pool_size, one_step_fraction, builtin_seed):
-    from synth import gsm8k
-    from synth.builtin_problems import generate_pool
-
-    if source == "builtin":
-        problems = generate_pool(limit or pool_size, builtin_seed, one_step_fraction)
-        tag, stats = "builtin", None
-        if purpose == "eval":  # another pool, without any problem of the training pool
-            seen = {problem.id for problem in problems}
-            drawn = generate_pool(limit or pool_size, f"{builtin_seed}/eval", one_step_fraction)
-            problems = [problem for problem in drawn if problem.id not in seen]
-            tag = "builtin-eval"
-    elif source.startswith("hub:"):
-        dataset_id, _, hub_config = source[4:].partition(":")
-        split = split or ("train" if purpose == "train" else "test")
-        tag = f"{dataset_id.replace('/', '_')}-{split}"
-        stats = gsm8k.SourceStats(f"{dataset_id}[{split}]")
-        rows = gsm8k.read_hub_rows(dataset_id, hub_config or None, split)
-        problems = gsm8k.problems_from_rows(_limited(rows, limit), stats, tag)
-    else:
-        path = Path(source.removeprefix("gsm8k:")).expanduser()
-        tag, stats = path.stem, gsm8k.SourceStats(path.name)
-        rows = gsm8k.read_jsonl_rows(path, stats)
-        problems = gsm8k.problems_from_rows(_limited(rows, limit), stats, tag)
-    if not problems:  # the error line carries the summary
-        raise ValueError(
-            f"h1 source {source!r} gave no usable problems: {stats and stats.summary()}"
-        )
-    if stats is not None:
-        log.info("h1 source %s", stats.summary())
-    targets = tuple(problem for problem in problems if problem.target_slots)
-    return LoadedSource(tag, tuple(problems), targets, stats)
-
-
-def _limited(rows, limit):
-    for count, row in enumerate(rows):
-        if limit is not None and count >= limit:
-            return
-        yield row
-
-
-@dataclass(frozen=True)
 class Link:
     """Problem j of a chain: which slot took the previous answer, through which adapter."""
 
@@ -261,7 +175,7 @@ class H1Generator:
         "through an adapter (identity, a scale, a unit conversion or an affine map), and only "
         "the final answer is asked for and rewarded (reward `math`). Every answer is recomputed "
         "by executing the problems' programs with the new values; `meta` holds the trace that "
-        "re-verifies a record without the source (`synth.h1.verify_chain`)."
+        "re-verifies a record without the source (`synth.h1_verify.verify_chain`)."
     )
     paper = (
         "h1: Bootstrapping LLMs to Reason over Longer Horizons via Reinforcement Learning "
@@ -505,43 +419,3 @@ def _trace_entry(problem: AtomicProblem) -> dict:
         "inputs": list(problem.input_text),
         "answer_var": problem.env_names()[problem.answer_index],
     }
-
-
-class ChainError(ValueError):
-    """A chain's trace does not re-execute to its recorded answers."""
-
-
-def verify_chain(meta: str | dict) -> list[Number]:
-    """Re-execute every problem of a trace; return its answers or raise ChainError.
-
-    Needs only `meta`: each problem's program, inputs, and link (adapter and value).
-    """
-    meta = json.loads(meta) if isinstance(meta, str) else meta
-    answers: list[Number] = []
-    for position, entry in enumerate(meta["problems"], start=1):
-        env = {f"q{i}": to_number(text) for i, text in enumerate(entry["inputs"])}
-        if "link" in entry:
-            if position == 1:
-                raise ChainError("problem 1 cannot depend on an earlier answer")
-            record = entry["link"]
-            adapter = record["adapter"]
-            value = answers[-1] * to_number(adapter["multiplier"]) + to_number(adapter["offset"])
-            if value != to_number(record["value"]):
-                raise ChainError(
-                    f"problem {position}: adapter gives {value}, trace says {record['value']}"
-                )
-            if env[record["input"]] != to_number(record["original"]):
-                raise ChainError(f"problem {position}: slot {record['input']} original differs")
-            env[record["input"]] = value
-        elif position > 1:
-            raise ChainError(f"problem {position} has no link to problem {position - 1}")
-        for line in entry["program"]:
-            name, _, expression = line.partition(" = ")
-            env[name] = evaluate(parse(expression), env)
-        answer = env[entry["answer_var"]]
-        if answer != to_number(meta["answers"][position - 1]):
-            raise ChainError(
-                f"problem {position}: recomputed {answer}, trace says {meta['answers'][position - 1]}"
-            )
-        answers.append(answer)
-    return answers

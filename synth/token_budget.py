@@ -257,6 +257,8 @@ def _insertion_points(
 ) -> list[tuple[int, int]]:
     """`count` distinct (document, char offset) sentence ends, documents drawn by length,
     offsets in one document at least `spacing` chars apart."""
+    if not bodies:  # a budget too small for any document: nothing to insert into
+        raise NoInsertionPoints(f"no documents to insert {count} items into")
     chosen: dict[int, list[int]] = {}
     cumulative = list(itertools.accumulate(len(body) for body in bodies))
     points: list[tuple[int, int]] = []

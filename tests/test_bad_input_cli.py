@@ -43,6 +43,7 @@ ROWS = [
     (RUN + ["--dry-run", "--config", "{w}/binary.yaml"], "is not UTF-8 text"),
     (RUN + ["--dry-run", "trainer.lr=[1"], "at line 1, column 3"),
     (RUN + ["--dry-run", "trainer.lr=1e400"], "not a finite number"),
+    (RUN + ["--dry-run", "rollout.kv_cache_gib=0.01"], "fewer than one sequence"),
     (RUN + ["--dry-run", "--config", "{w}/twice.yaml"], "key 'steps' is given twice at line 2"),
     (RUN + ["--dry-run", "--config", "{w}/nested_inf.yaml"], "trainer.lr: must be a finite"),
     (SYNTH + ["h1", "--horizon", "1", "--n", "2", "--out", "{w}/dataset"], "--overwrite"),

@@ -56,3 +56,17 @@ def test_a_run_warns_when_its_top_level_outgrows_the_engine(tmp_path):
     # context_tokens is the prompt's length by construction: nothing is sampled (no filler)
     (line,) = warnings(*keychain, "rollout.max_model_len=4096")
     assert "context_tokens=" in line and "exceeds rollout.max_model_len=4096" in line
+
+
+def test_kv_cache_capacity_matches_vllm_and_a_cache_too_small_is_refused(embedded_model_path):
+    from cluster.config import RolloutConfig
+    from rl.context_check import kv_cache_error, kv_cache_tokens
+
+    # vLLM's CPU engine reported "CPU KV cache size: 11,648 tokens" for 0.5 GiB of SmolLM2 in
+    # float32 (30 layers x 3 KV heads x 64 dims x K and V x 4 bytes = 46,080 bytes a token)
+    assert abs(kv_cache_tokens("embedded", 0.5, "float32") - 11_648) <= 5
+    assert kv_cache_tokens("no-org/not-here", 0.5, "float32") is None  # nothing fetched
+    small = RolloutConfig(kv_cache_gib=0.01, max_model_len=1024, dtype="float32")
+    assert "holds 233 tokens" in kv_cache_error("embedded", small)
+    assert kv_cache_error("embedded", small.model_copy(update={"backend": "hf"})) is None
+    assert kv_cache_error("embedded", small.model_copy(update={"kv_cache_gib": 0.05})) is None

@@ -21,7 +21,7 @@ import rewards
 from rl.checkpoints import latest_checkpoint, read_driver_state
 from rl.config import RunConfig
 from rl.config_io import load_config
-from rl.driver import Driver, running
+from rl.driver import Driver, ProcessLost, running
 from rl.rundir import MetricsLogger, make_run_dir, read_metrics
 
 pytestmark = pytest.mark.slow
@@ -182,6 +182,31 @@ def test_raising_reward_and_killed_worker_do_not_stop_the_step(tmp_path):
     assert [r["step"] for r in records] == [0, 1]
     assert records[-1]["policy_version"] == 2
     assert records[-1]["reward/errors"] > 0  # odd-length completions scored 0, counted
+
+
+def test_a_dead_learner_stops_the_run_in_one_line_and_resume_continues(tmp_path, monkeypatch):
+    import ray
+
+    config = tiny_config(tmp_path, "lost", "checkpoint.every=1")
+    saved = Driver.save
+
+    def save_then_kill_the_learner(self, step, *args):
+        saved(self, step, *args)
+        if step == 0:
+            ray.kill(self.learner)  # as the OOM killer or a lost node would
+
+    monkeypatch.setattr(Driver, "save", save_then_kill_the_learner)
+    with pytest.raises(ProcessLost) as lost, Session(config) as driver:
+        driver.run()
+    message = str(lost.value)
+    assert "\n" not in message and "ActorDiedError" in message
+    assert "`--resume name=lost` continues from its last checkpoint, step-0" in message
+    monkeypatch.setattr(Driver, "save", saved)
+    resumed = Session(config, resume=True)
+    with resumed as driver:
+        assert driver.start_step == 1
+        driver.run()
+    assert [r["step"] for r in resumed.records()] == [0, 1]
 
 
 def even_answers_solved(prompts, completions, answer, **columns):

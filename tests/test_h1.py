@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 import synth
 from synth.arith import normalize, to_number
 from synth.atomic import find_numbers, rewrite_slot
-from synth.h1 import ChainError, H1Config, H1Generator, verify_chain
+from synth.h1 import H1Config, H1Generator
 from synth.h1_adapters import ADAPTER_KINDS, candidates, window
+from synth.h1_verify import ChainError, verify_chain
 from synth.task import tasks_from_dataset, tasks_to_dataset
 
 

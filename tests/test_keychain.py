@@ -298,3 +298,14 @@ def test_a_budget_too_small_says_why_in_one_line(sources):
             generator.sample(level, n=1, seed=0)
         message = str(error.value)
         assert reason in message and "raise context_tokens" in message and "\n" not in message
+
+
+def test_no_documents_is_a_counted_skip_not_a_crash():
+    """A context budget too small for any document leaves no insertion points (issue #18's
+    scaled-down LoongRL recipe hit an IndexError here)."""
+    import random
+
+    from synth.token_budget import NoInsertionPoints, _insertion_points
+
+    with pytest.raises(NoInsertionPoints, match="no documents"):
+        _insertion_points(random.Random(0), [], [], 4, 10)

@@ -234,7 +234,9 @@ def _fsdp_rank(rank: int, port: int, path: str, batch: list[dict], out: str) -> 
         LOCAL_RANK=str(rank),
     )
     torch.set_num_threads(1)
-    learner = make_learner(path, loss="dapo", sharding="fsdp", micro_batch_size=2)
+    config = TrainerConfig(lr=1e-3, loss="dapo", micro_batch_size=2)
+    rank_class = type("FSDPRank", (Learner,), {"parallel": "fsdp"})
+    learner = rank_class(path, config, total_steps=10, seed=0, max_completion_length=MAX_LEN)
     sums = learner.accumulate(batch)
     grads = {name: p.grad.full_tensor() for name, p in learner.model.named_parameters()}
     learner.step(batch)

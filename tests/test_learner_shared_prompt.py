@@ -113,3 +113,66 @@ def test_shared_prompts_on_the_real_model(embedded_model_path, questions):
     plain.accumulate(batch)
     for (name, a), b in zip(plain.model.named_parameters(), shared.model.parameters(), strict=True):
         torch.testing.assert_close(b.grad, a.grad, rtol=2e-3, atol=1e-5, msg=name)
+
+
+def test_token_budget_batches_fit_the_budget_and_keep_groups_whole():
+    from rl.learners.batching import token_budget_batches
+
+    # three prompts (10, 200 and 2,000 tokens), four rows each, completions of 5..20 tokens
+    samples = [
+        {"prompt_token_ids": [p] * p, "completion_token_ids": [1] * (5 + 5 * (r % 4))}
+        for p in (2000, 10, 200)
+        for r in range(4)
+    ]
+    for shared in (False, True):
+        batches = token_budget_batches(samples, budget=2200, shared_prompts=shared)
+        assert sorted(i for b in batches for i in b) == list(range(12))  # every row, once
+        for batch in batches:
+            prompts = {len(samples[i]["prompt_token_ids"]) for i in batch}
+            longest = max(len(samples[i]["completion_token_ids"]) for i in batch)
+            if shared:
+                cost = len(prompts) * max(prompts) + len(batch) * longest
+            else:
+                cost = len(batch) * (max(prompts) + longest)
+            assert cost <= 2200 or len(batch) == 1
+    plain = token_budget_batches(samples, budget=2200)
+    shared = token_budget_batches(samples, budget=2200, shared_prompts=True)
+    # shared: the 2K prompt once with its 4 rows (2,000 + 4 x 20) in one micro-batch, and the
+    # two short prompts' 8 rows in another; plain: one 2K row per micro-batch
+    assert len(shared) == 2 and sorted(len(b) for b in shared) == [4, 8]
+    assert len(plain) == 4 + 1  # the 2K rows alone, the 8 short rows (8 x 220 <= 2,200) together
+
+
+def test_a_token_budget_gives_the_row_split_gradients_at_2k_tokens(tiny_model_path):
+    """verl's dynamic batch size on ~2K-token prompts: the same loss and gradients as a fixed
+    row count, in more, smaller micro-batches, with prompts shared and in the plain layout."""
+    learner = Learner(
+        tiny_model_path, TrainerConfig(lr=1e-3), total_steps=2, seed=0, max_completion_length=16
+    )
+    long_prompt = learner.tokenizer("The ledger lists one more entry. " * 300)["input_ids"][:2048]
+    batch = [
+        {
+            "prompt_token_ids": long_prompt[: 2048 - 100 * p],
+            "completion_token_ids": long_prompt[7 * r : 7 * r + 4 + 3 * r],
+            "rollout_logprobs": [-1.0] * (4 + 3 * r),
+            "advantage": float(r) - 0.5,
+        }
+        for p in range(2)
+        for r in range(2)
+    ]
+    for share in (True, False):
+        learner.share_prompts = share
+        results = []
+        for split in ({"micro_batch_size": 12}, {"micro_batch_tokens": 2500}):
+            learner.config = TrainerConfig(lr=1e-3, **split)
+            splits = len(learner.micro_batches(batch))
+            learner.model.zero_grad(set_to_none=True)
+            sums = learner.accumulate(batch)
+            grads = [p.grad.clone() for p in learner.model.parameters()]
+            results.append((splits, sums, grads))
+        (row_splits, row_sums, row_grads), (budget_splits, budget_sums, budget_grads) = results
+        assert budget_splits > row_splits == 1, share
+        assert budget_sums["loss"] == pytest.approx(row_sums["loss"], rel=1e-4, abs=1e-7)
+        assert budget_sums["tokens"] == row_sums["tokens"]
+        for a, b in zip(row_grads, budget_grads, strict=True):
+            torch.testing.assert_close(b, a, rtol=1e-3, atol=1e-6)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 import synth
 from synth.base import Axis, check_level
 from synth.cli import main
-from synth.h1 import verify_chain
+from synth.h1_verify import verify_chain
 from synth.task import TASK_FIELDS, Task, tasks_from_dataset
 
 

@@ -20,8 +20,11 @@ and the loss of one micro-batch. Everything else lives here:
 
 Precision: master weights and optimizer state are float32; on a GPU (dtype auto) the forward runs
 under bfloat16 autocast and logprobs are computed in float32. A frozen reference is held in the
-compute dtype. `sharding="fsdp"` (rl/learners/sharding.py) uses torch's FSDP2 API; it is tested
-on two CPU ranks over gloo only, never on GPUs (this project's machines have none).
+compute dtype. Several ranks (rl/learner_group.py sets `parallel` on the actor class and the
+torch.distributed variables in each actor): each trains on `batch[rank::world_size]`, under
+`ddp` with a full replica and gradients summed over ranks once per update, under `fsdp` with
+torch's FSDP2 (rl/learners/sharding.py). Both are tested on two CPU ranks over gloo; the GPU
+tests (marked `gpu`) have not run on this project's machines.
 Arguments are picklable and everything returned is plain Python or CPU tensors, so a learner
 runs as a Ray actor as it is.
 """
@@ -68,6 +71,10 @@ class LearnerBase:
     temperature: float = 1.0
     """Logits are divided by it before the log-softmax (GRPO: the rollout's temperature)."""
 
+    parallel: str = "none"
+    """`none` (one process), `ddp` or `fsdp` (a rank of a process group whose variables are in
+    the environment): set on an actor subclass by rl/learner_group.py."""
+
     def __init__(self, model: str, config: TrainerConfig, total_steps: int, seed: int) -> None:
         """model: a resolved path or Hub id (models.resolve_model); total_steps: the run's
         steps (config.total_steps overrides it)."""
@@ -106,8 +113,10 @@ class LearnerBase:
         torch.manual_seed(seed)
 
     def _join_process_group(self) -> tuple[int, int]:
-        if self.config.sharding == "fsdp":
-            return sharding.init_process_group()
+        if self.parallel not in ("none", "ddp", "fsdp"):
+            raise ValueError(f"parallel={self.parallel!r}: use none, ddp or fsdp")
+        if self.parallel != "none":
+            return sharding.init_process_group(self.parallel)
         return 0, 1
 
     def _device_and_precision(self) -> tuple[torch.device, bool]:
@@ -156,12 +165,12 @@ class LearnerBase:
         persistent = set(policy.state_dict())
         self.weight_names = [name for name, _ in policy.named_parameters()]
         self.weight_names += [name for name, _ in policy.named_buffers() if name in persistent]
-        if config.sharding == "none":  # fully_shard moves (and shards) layer by layer itself
+        if self.parallel != "fsdp":  # fully_shard moves (and shards) layer by layer itself
             policy.to(self.device)
         # The head is applied in chunks only apart from the decoder: not under FSDP (the root's
         # hooks gather it), and only where the logits are exactly lm_head(hidden states).
         self.logit_chunk_tokens = config.logit_chunk_tokens
-        if self.logit_chunk_tokens and (config.sharding != "none" or not plain_head(policy)):
+        if self.logit_chunk_tokens and (self.parallel == "fsdp" or not plain_head(policy)):
             log.info("learner: full logits (the vocabulary head cannot be applied in chunks)")
             self.logit_chunk_tokens = None
         policy.train()
@@ -175,12 +184,12 @@ class LearnerBase:
         reference = AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
         reference.config.use_cache = False
         reference.requires_grad_(False).eval()
-        if self.config.sharding == "none":
+        if self.parallel != "fsdp":
             reference.to(self.device)
         return reference
 
     def _shard(self) -> None:
-        if self.config.sharding == "fsdp":
+        if self.parallel == "fsdp":
             sharding.shard_model(self.model, self.bf16)
             if self.ref_model is not None:
                 sharding.shard_model(self.ref_model, self.bf16)
@@ -195,7 +204,7 @@ class LearnerBase:
             # One kernel per parameter instead of foreach's temporaries: 5x faster on CPU for
             # the 135M model (0.3 vs 1.75 s) and no param-sized scratch. FSDP's DTensors keep
             # the default implementation.
-            fused=config.sharding == "none" or None,
+            fused=self.parallel != "fsdp" or None,
         )
         schedule = build_scheduler(
             optimizer, config.lr_schedule, config.warmup_steps, self.total_steps
@@ -205,7 +214,7 @@ class LearnerBase:
     # ------------------------------------------------------------------ forward
     def _autocast(self):
         # FSDP's mixed-precision policy already casts the parameters; autocast is for plain models.
-        if self.bf16 and self.config.sharding == "none":
+        if self.bf16 and self.parallel != "fsdp":
             return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
         return nullcontext()
 
@@ -313,26 +322,36 @@ class LearnerBase:
         if not batch:
             raise ValueError("learner.step got an empty batch: the driver must send samples")
         context = self.check_batch(batch)
-        if len(batch) % self.world_size:
-            raise ValueError(
-                f"batch of {len(batch)} does not split over {self.world_size} learner ranks: "
-                "make the batch size a multiple of the number of learner GPUs"
-            )
         local = batch[self.rank :: self.world_size]
-        groups = self.micro_batches(local)
+        work = [([local[i] for i in indices], 1.0) for indices in self.micro_batches(local)]
+        if self.parallel == "fsdp":
+            # Every FSDP forward and backward is a collective: each rank runs as many micro-batches
+            # as the busiest one, the extra ones a sample again at zero weight.
+            work += [([batch[0]], 0.0)] * (self._max_over_ranks(len(work)) - len(work))
         sums: dict[str, float] = defaultdict(float)
-        for group_index, indices in enumerate(groups):
-            tensors = self._collate([local[i] for i in indices])
-            if self.config.sharding == "fsdp":  # reduce-scatter once per step
-                self.model.set_requires_gradient_sync(group_index == len(groups) - 1)
+        for index, (rows, weight) in enumerate(work):
+            tensors = self._collate(rows)
+            if self.parallel == "fsdp":  # reduce-scatter once per step
+                self.model.set_requires_gradient_sync(index == len(work) - 1)
             loss, stats = self.micro_loss(tensors, context)
-            # FSDP averages gradients over ranks; the weights already span the whole batch: undo it.
-            (loss * self.world_size).backward()
-            sums["loss"] += loss.item()
-            sums["micro_batches"] += 1
-            for key, value in stats.items():
-                sums[key] += value
+            # Ranks average gradients (FSDP, sharding.all_reduce_gradients); the loss weights
+            # already span the whole batch: undo it.
+            (loss * (self.world_size * weight)).backward()
+            if weight:
+                sums["loss"] += loss.item()
+                sums["micro_batches"] += 1
+                for key, value in stats.items():
+                    sums[key] += value
+        if self.parallel == "ddp":
+            sharding.all_reduce_gradients(self.model, self.world_size)
         return self._reduce(sums)
+
+    def _max_over_ranks(self, value: int) -> int:
+        import torch.distributed as dist
+
+        count = torch.tensor([value], dtype=torch.int64, device=self.device)
+        dist.all_reduce(count, op=dist.ReduceOp.MAX)
+        return int(count.item())
 
     def _reduce(self, sums: dict[str, float]) -> dict[str, float]:
         """Sum metric totals over learner ranks (identity without sharding)."""
@@ -384,15 +403,16 @@ class LearnerBase:
         `copy=False` returns the parameters themselves where they already are CPU tensors of
         that dtype (for a checkpoint written before the next update; saves one model of memory).
 
-        Under FSDP every rank must call it; rank 0 gets the weights, the others an empty dict.
+        With several ranks rank 0 gets the weights, the others an empty dict; under FSDP every
+        rank must call it (the full state is gathered once, then cast).
         """
-        if self.config.sharding == "fsdp":
-            state = sharding.full_model_state(self.model)
-            if self.rank != 0:
-                return {}
+        if self.parallel == "fsdp":
+            state = sharding.full_model_state(self.model)  # a collective
         else:
             state = dict(self.model.named_parameters())
             state.update(self.model.named_buffers())
+        if self.rank != 0:
+            return {}
         cast = getattr(torch, dtype) if dtype else None
         return {
             name: state[name].detach().to("cpu", dtype=cast, copy=copy)

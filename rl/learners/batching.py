@@ -66,6 +66,61 @@ def micro_batches(samples: list[dict[str, Any]], micro_batch_size: int) -> list[
     ]
 
 
+def token_budget_batches(
+    samples: list[dict[str, Any]], budget: int, shared_prompts: bool = False
+) -> list[list[int]]:
+    """Micro-batches by a token budget instead of a row count (verl's dynamic batch size): as
+    many rows as fit `budget` tokens of the padded tensors the forward pass runs, so long
+    prompts go a few at a time and short ones many at a time, at one activation peak.
+
+    Plain layout: a micro-batch of r rows costs r x its longest prompt + completion. Shared
+    prompts (rl/learners/shared_prompt.py): each distinct prompt once, p prompts x the longest
+    prompt + r rows x the longest completion; a prompt's rows stay together unless they alone
+    pass the budget. A row that alone passes it goes alone (never dropped). The loss weights
+    come from whole-batch totals, so the split never changes the loss or the gradients.
+    """
+
+    def length(i: int, key: str) -> int:
+        return len(samples[i][key])
+
+    if shared_prompts:
+        by_prompt: dict[tuple[int, ...], list[int]] = {}
+        for index, sample in enumerate(samples):
+            by_prompt.setdefault(tuple(sample["prompt_token_ids"]), []).append(index)
+        units = sorted(by_prompt.values(), key=lambda rows: length(rows[0], "prompt_token_ids"))
+    else:
+        order = sorted(
+            range(len(samples)),
+            key=lambda i: length(i, "prompt_token_ids") + length(i, "completion_token_ids"),
+        )
+        units = [[index] for index in order]
+
+    def cost(rows: list[int]) -> int:
+        if not shared_prompts:
+            return len(rows) * max(
+                length(i, "prompt_token_ids") + length(i, "completion_token_ids") for i in rows
+            )
+        prompts = {tuple(samples[i]["prompt_token_ids"]) for i in rows}
+        widest = max(length(i, "prompt_token_ids") for i in rows)
+        return len(prompts) * widest + len(rows) * max(
+            length(i, "completion_token_ids") for i in rows
+        )
+
+    batches: list[list[int]] = []
+    for unit in units:
+        if batches and cost(batches[-1] + unit) <= budget:
+            batches[-1].extend(unit)
+        elif cost(unit) <= budget:
+            batches.append(list(unit))
+        else:  # a prompt's rows that alone pass the budget: split, row by row
+            for index in unit:
+                if batches and cost(batches[-1] + [index]) <= budget:
+                    batches[-1].append(index)
+                else:
+                    batches.append([index])
+    return batches
+
+
 def left_padded(sequences: list[list[int]], pad_token_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Token ids and attention mask (N, width), each sequence ending at the last column."""
     width = max(len(sequence) for sequence in sequences)

@@ -113,7 +113,7 @@ def _to_cpu(value: Any) -> Any:
 def learner_state(learner: Any) -> dict[str, Any]:
     """Policy, optimizer, schedule, step count and RNG states, all on CPU (live tensors on a
     CPU learner, not copies). A collective under FSDP."""
-    if learner.config.sharding == "fsdp":
+    if learner.parallel == "fsdp":
         optimizer_state = sharding.full_optimizer_state(learner.model, learner.optimizer)
     else:
         optimizer_state = _to_cpu(learner.optimizer.state_dict())
@@ -131,7 +131,7 @@ def learner_state(learner: Any) -> dict[str, Any]:
 
 def load_learner_state(learner: Any, state: dict[str, Any]) -> None:
     """Restore what `learner_state` returned; the tied lm_head follows embed_tokens."""
-    if learner.config.sharding == "fsdp":
+    if learner.parallel == "fsdp":
         sharding.load_full_state(
             learner.model, learner.optimizer, state["model"], state["optimizer"]
         )

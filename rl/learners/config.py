@@ -132,6 +132,12 @@ class TrainerConfig(BaseModel):
     micro_batch_size: int = Field(default=4, ge=1)
     """Sequences per forward/backward; gradients accumulate over the whole batch, one update."""
 
+    micro_batch_tokens: int | None = Field(default=None, ge=1)
+    """A token budget per forward/backward instead of `micro_batch_size` rows (verl's dynamic
+    batch size; GRPO and SFT): rows are packed while the padded tensors stay within it, so
+    activation memory stays flat whatever the prompt lengths (rl/learners/batching.py
+    `token_budget_batches`). None: `micro_batch_size` rows."""
+
     share_prompts: bool = True
     """Run each distinct prompt of a micro-batch once and its completions on its KV cache
     (rl/learners/shared_prompt.py): about G times fewer prompt tokens per update, same logprobs
@@ -154,13 +160,22 @@ class TrainerConfig(BaseModel):
     runs ~1.6x faster there), float32 elsewhere. Master weights and the optimizer state stay
     float32; the logprobs are computed in float32."""
 
-    sharding: Literal["none", "fsdp"] = "none"
-    """`fsdp`: shard the policy with torch FSDP2 across the learner actors of one process group
-    (one actor per GPU, torch.distributed env vars set). Tested on CPU ranks only; see
-    rl/learners/sharding.py."""
-
     compute_entropy: bool = True
     """Log the mean token entropy of the policy (one extra softmax over the completion logits)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data: Any) -> Any:
+        """`sharding` moved to the learner section, which also says how many ranks there are;
+        `none` (what earlier runs' config.yaml files hold) is dropped."""
+        if isinstance(data, dict) and "sharding" in data:
+            data = dict(data)
+            if data.pop("sharding") not in (None, "none"):
+                raise ValueError(
+                    "sharding moved to the learner section: set learner.parallel=fsdp (or ddp) "
+                    "and learner.num_workers=N, one learner actor per GPU"
+                )
+        return data
 
     @model_validator(mode="after")
     def _resolve_defaults(self) -> TrainerConfig:
@@ -197,6 +212,11 @@ class TrainerConfig(BaseModel):
             raise ValueError(
                 f"ppo_epochs / mini_batch_size apply to the GRPO family, not loss={self.loss}: "
                 "leave them unset"
+            )
+        if self.micro_batch_tokens is not None and self.loss in PREFERENCE_LOSSES:
+            raise ValueError(
+                f"micro_batch_tokens applies to the GRPO family and sft, not loss={self.loss} "
+                "(pairs go whole): use micro_batch_size"
             )
         if several_updates and self.tis_cap is not None and not self.recompute_old_logprobs:
             raise ValueError(

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from rl.learners.base import LearnerBase
-from rl.learners.batching import check_sample, micro_batches
+from rl.learners.batching import check_sample, micro_batches, token_budget_batches
 from rl.learners.config import TrainerConfig
 from rl.learners.policy_loss import BatchTotals, policy_loss
 from rl.learners.shared_prompt import prompt_micro_batches
@@ -85,6 +85,10 @@ class GRPOLearner(LearnerBase):
         return [mini for _ in range(self.config.ppo_epochs) for mini in mini_batches]
 
     def micro_batches(self, samples: list[dict[str, Any]]) -> list[list[int]]:
+        if self.config.micro_batch_tokens is not None:
+            return token_budget_batches(
+                samples, self.config.micro_batch_tokens, shared_prompts=self.share_prompts
+            )
         split = prompt_micro_batches if self.share_prompts else micro_batches
         return split(samples, self.config.micro_batch_size)
 

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from rl.learners.base import LearnerBase
-from rl.learners.batching import micro_batches
+from rl.learners.batching import micro_batches, token_budget_batches
 from rl.learners.lora import LoRAConfig
 
 
@@ -68,8 +68,8 @@ class SFTLearner(LearnerBase):
         self.share_prompts = False  # one response per prompt: nothing to share
         if self.lora is None:
             return policy
-        if self.config.sharding != "none":
-            raise ValueError("LoRA with sharding=fsdp is not supported: use sharding=none")
+        if self.parallel == "fsdp":
+            raise ValueError("LoRA with learner.parallel=fsdp is not supported: use ddp")
         from peft import LoraConfig, PeftModel, get_peft_model
 
         if self.adapter:
@@ -99,6 +99,8 @@ class SFTLearner(LearnerBase):
         return {"tokens": float(tokens)}
 
     def micro_batches(self, samples: list[dict[str, Any]]) -> list[list[int]]:
+        if self.config.micro_batch_tokens is not None:
+            return token_budget_batches(samples, self.config.micro_batch_tokens)
         return micro_batches(samples, self.config.micro_batch_size)
 
     def micro_loss(
@@ -135,6 +137,8 @@ class SFTLearner(LearnerBase):
     def weights(self, dtype: str | None = None, copy: bool = True) -> dict[str, torch.Tensor]:
         if self.lora is None:
             return super().weights(dtype, copy)
+        if self.rank != 0:  # DDP ranks hold the same adapter; rank 0 answers
+            return {}
         cast = getattr(torch, dtype) if dtype else None
         with torch.no_grad():
             return {k: v.to("cpu", dtype=cast, copy=copy) for k, v in self._merged().items()}
@@ -148,7 +152,8 @@ class SFTLearner(LearnerBase):
         """The adapter alone, in peft's format (adapter_config.json, adapter_model.safetensors)."""
         if self.lora is None:
             raise ValueError("save_adapter: this learner trains the full model (no lora=)")
-        self.model.save_pretrained(path)
+        if self.rank == 0:
+            self.model.save_pretrained(path)
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()  # "model": merged weights (the HF directory a save writes)
