@@ -144,7 +144,7 @@ def write_kept(tasks: list, counts: list[int], args: argparse.Namespace, argv: l
         meta = task.meta_dict()
         meta["filter"] = {"model": args.model, "samples": args.samples, "solved": count}
         row = task.model_copy(update={"meta": json.dumps(meta)}).to_row()
-        name = config_name(task.level) or "all"
+        name = config_name(task.level)
         levels.setdefault(name, CardLevel(name, dict(task.level), [])).rows.append(row)
     total = sum(len(level.rows) for level in levels.values())
     if not total:

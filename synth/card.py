@@ -62,8 +62,9 @@ class CardInputs:
 
 
 def config_name(level: dict[str, int]) -> str:
-    """`horizon_3`, `context_tokens_4096-num_chains_2`: a level as a config and folder name."""
-    return "-".join(f"{axis}_{value}" for axis, value in level.items())
+    """`horizon_3`, `context_tokens_4096-num_chains_2`: a level as a config and folder name
+    (`all` for records without a level)."""
+    return "-".join(f"{axis}_{value}" for axis, value in level.items()) or "all"
 
 
 def data_files_pattern(config: str, split: str) -> str:

@@ -10,9 +10,9 @@ JSONL file of Task records, or `hub:ID[:CONFIG][@SPLIT]` (synth/record_files.py)
 is returned as it was made: its id (so an item keeps its identity across epochs, which the
 hard-subset tracker needs), prompt, answer and reward.
 
-Levels: `levels: flat` (the default) puts every record on one level (axis `all`, value 1), so
+Levels: `level_axes: flat` (the default) puts every record on one level (axis `all`, value 1), so
 the data and the stage schedule (rl/stages.py) decide what is trained, as in LoongRL's fixed
-mix; the data is read when the run starts. `levels: records` makes the records' own `level`
+mix; the data is read when the run starts. `level_axes: records` makes the records' own `level`
 fields the axes (values from the data, read when the config validates), so a curriculum can
 move over them; each level then has its own walk.
 
@@ -51,7 +51,7 @@ class RecordsConfig(BaseModel):
     """Walk each epoch in a new seeded order (False: the records' own order every epoch)."""
     seed: int = 0
     """Seeds the epochs' orders: the same seed and data give the same walk."""
-    levels: Literal["flat", "records"] = "flat"
+    level_axes: Literal["flat", "records"] = "flat"
     """flat: one level for all records (axis `all`); records: the records' own level fields
     are the axes, and the curriculum's level picks the records drawn."""
 
@@ -117,7 +117,7 @@ class RecordsGenerator:
         return f"records {self.config.path}: {len(self.records):,} read"
 
     def axes(self) -> list[Axis]:
-        if self.config.levels == "flat":
+        if self.config.level_axes == "flat":
             return [FLAT_AXIS]
         names = {name for task in self.records for name in task.level}
         if not names:
@@ -125,8 +125,8 @@ class RecordsGenerator:
         partial = [task.id for task in self.records if set(task.level) != names]
         if partial:
             raise ValueError(
-                f"records {self.config.path!r}: levels: records needs every record on the same "
-                f"axes {sorted(names)}; {partial[0]!r} has others (use levels: flat)"
+                f"records {self.config.path!r}: level_axes: records needs every record on the same "
+                f"axes {sorted(names)}; {partial[0]!r} has others (use level_axes: flat)"
             )
         return [
             Axis(name, tuple(sorted({task.level[name] for task in self.records})))
@@ -140,7 +140,7 @@ class RecordsGenerator:
 
     def _pool(self, level: dict[str, int]) -> list[int]:
         indices = range(len(self.records)) if self.subset is None else self.subset
-        if self.config.levels == "flat" or not level:
+        if self.config.level_axes == "flat" or not level:
             return list(indices)
         return [
             index
@@ -151,7 +151,7 @@ class RecordsGenerator:
     # ------------------------------------------------------------ the walk
     def sample(self, level: dict[str, int], n: int, seed: int = 0) -> list[Task]:
         """The next `n` records of `level`'s walk (`seed` is not used: see the docstring)."""
-        key = "" if self.config.levels == "flat" else level_key(level)
+        key = "" if self.config.level_axes == "flat" else level_key(level)
         pool = self._pool(level)
         if not pool:
             raise ValueError(f"records {self.config.path!r}: no record at level {level}")

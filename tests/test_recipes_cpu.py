@@ -1,5 +1,6 @@
 """The papers' recipes at CPU scale (configs/loongrl_cpu.yaml, configs/h1_paper_cpu.yaml): every
-stage runs on the embedded model (local Ray, HF engine)."""
+stage runs on the embedded model (local Ray, HF engine), with 2 prompts x 2 completions of 8
+tokens and 512-token contexts so that the whole test stays within a few minutes."""
 
 from __future__ import annotations
 
@@ -10,22 +11,23 @@ import pytest
 from rl.config import RunConfig
 from rl.config_io import load_config
 from synth.cli import main as synth_main
+from tests.conftest import REPO, SHARED_DATA
 from tests.test_driver import Session
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[1]
-HOTPOT = "hotpotqa:../shared/data/multihop/hotpotqa_dev_distractor_500.jsonl"
-BOOKS = "../shared/data/prose/gutenberg_paragraphs.jsonl"
+HOTPOT = f"hotpotqa:{SHARED_DATA}/multihop/hotpotqa_dev_distractor_500.jsonl"
+BOOKS = str(SHARED_DATA / "prose" / "gutenberg_paragraphs.jsonl")
 QUICK = ["rollout.backend=hf", "logging.wandb=disabled", "logging.progress=false",
-         "ray.num_cpus=4", "sampling.max_tokens=16"]  # fmt: skip
+         "ray.num_cpus=4", "prompts_per_step=2", "sampling.n=2", "sampling.max_tokens=8",
+         "rollout.max_model_len=1024"]  # fmt: skip
 
 
 def make_loongrl_data(root: Path) -> dict[str, Path]:
-    """The CPU recipe's three datasets, as its comment says to make them (8 records each)."""
+    """The CPU recipe's three datasets, as its comment says to make them, at 512 tokens."""
     commands = {
-        "kc_hotpotqa": ["keychain", "--source", HOTPOT, "--context-tokens", "1024",
+        "kc_hotpotqa": ["keychain", "--source", HOTPOT, "--context-tokens", "512",
                         "--num-chains", "2"],
-        "mh_hotpotqa": ["multihop", "--source", HOTPOT, "--context-tokens", "1024"],
+        "mh_hotpotqa": ["multihop", "--source", HOTPOT, "--context-tokens", "512"],
         "ruler_multikey": ["ruler", "--filler", BOOKS, "--kinds", "niah_multikey",
                            "--num-keys", "4", "--context-tokens", "512"],
     }  # fmt: skip
@@ -37,11 +39,13 @@ def make_loongrl_data(root: Path) -> dict[str, Path]:
 
 
 def test_every_stage_of_both_recipes_runs_on_the_embedded_model(tmp_path, monkeypatch):
-    monkeypatch.chdir(REPO)  # the sources' ../shared paths
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # Ray workers import this checkout
     data = make_loongrl_data(tmp_path / "data")
     paths = [f"tasks.{name}.options.path={path}" for name, path in data.items()]
     loongrl = load_config(
-        RunConfig, REPO / "configs" / "loongrl_cpu.yaml", [f"output_dir={tmp_path}", *QUICK, *paths]
+        RunConfig,
+        REPO / "configs" / "loongrl_cpu.yaml",
+        [f"output_dir={tmp_path}", *QUICK, *paths, "prompts_per_step=3"],
     )
     session = Session(loongrl)
     with session as driver:
@@ -50,11 +54,14 @@ def test_every_stage_of_both_recipes_runs_on_the_embedded_model(tmp_path, monkey
     assert [r["stage"] for r in records] == [0, 1, 2]
     warmup_ids = set(records[0]["batch/task_ids"])
     assert not warmup_ids & {task for task in _ids(data["kc_hotpotqa"])}  # no KeyChain yet
-    assert set(records[1]["batch/task_ids"]) & set(_ids(data["kc_hotpotqa"]))
+    assert set(records[1]["batch/task_ids"]) & set(_ids(data["kc_hotpotqa"]))  # 1 prompt a task
     assert "curriculum/hard_subset/tracked" in records[2]
 
+    small_sets = 'eval.sets={val_h1: "h1:horizon=1,n=4", val_h3: "h1:horizon=3,n=4"}'
     h1 = load_config(
-        RunConfig, REPO / "configs" / "h1_paper_cpu.yaml", [f"output_dir={tmp_path}", *QUICK]
+        RunConfig,
+        REPO / "configs" / "h1_paper_cpu.yaml",
+        [f"output_dir={tmp_path}", *QUICK, small_sets],
     )
     session = Session(h1)
     with session as driver:

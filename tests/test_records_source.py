@@ -71,7 +71,7 @@ def test_levels_come_from_the_records_or_are_flat(tmp_path):
 
     out = tmp_path / "levels"
     assert main(["h1", "--horizon", "1", "2", "--n", "3", "--out", str(out)]) == 0
-    by_level = RecordsGenerator(path=str(out), levels="records")
+    by_level = RecordsGenerator(path=str(out), level_axes="records")
     axes = {axis.name: axis.values for axis in by_level.axes()}
     assert axes["horizon"] == (1, 2)
     level = {name: values[-1] for name, values in axes.items()}
@@ -79,6 +79,10 @@ def test_levels_come_from_the_records_or_are_flat(tmp_path):
     flat = RecordsGenerator(path=str(out))
     assert [axis.name for axis in flat.axes()] == ["all"]
     assert {task.level["horizon"] for task in flat.sample({"all": 1}, 6)} == {1, 2}
+    # `python -m synth records` writes a shuffled sample of them back, one config `all`
+    assert main(["records", "--path", str(out), "--n", "4", "--out", str(tmp_path / "some")]) == 0
+    some = RecordsGenerator(path=str(tmp_path / "some"))
+    assert len(set(some.pool_ids())) == 4 and set(some.pool_ids()) <= set(flat.pool_ids())
 
 
 def test_bad_sources_are_one_line_and_malformed_lines_are_counted(tmp_path):
