@@ -37,7 +37,11 @@ def apportion(total: int, weights: Sequence[float], rng: random.Random) -> list[
     counts = [math.floor(quota) for quota in quotas]
     remainders = [quota - count for quota, count in zip(quotas, counts, strict=True)]
     for _ in range(total - sum(counts)):
-        pick = rng.choices(range(len(weights)), weights=[r + 1e-12 for r in remainders])[0]
+        # A zero weight never receives a unit (a stage that leaves a task out draws none).
+        floor = [1e-12 if weight > 0 else 0.0 for weight in weights]
+        pick = rng.choices(
+            range(len(weights)), weights=[r + f for r, f in zip(remainders, floor, strict=True)]
+        )[0]
         counts[pick] += 1
         remainders[pick] = 0.0
     return counts
@@ -120,6 +124,16 @@ class Curriculum:
         if probe_count:
             levels += [probe[0]] * probe_count
         return levels
+
+    def set_weights(self, weights: dict[str, float]) -> None:
+        """Each task's share of the next batches (a stage's mix, rl/stages.py); a task left
+        out draws no prompt. The weights are the stage schedule's, not this state's."""
+        unknown = sorted(set(weights) - set(self.task_names))
+        if unknown or sum(weights.values()) <= 0:
+            raise ValueError(
+                f"set_weights: {weights} must weigh tasks among {self.task_names} above 0"
+            )
+        self.weights = [float(weights.get(task, 0.0)) for task in self.task_names]
 
     # -- observing -----------------------------------------------------------------------------
 

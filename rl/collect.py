@@ -64,15 +64,18 @@ def reward_columns(task: Any) -> dict[str, Any]:
 class Collector:
     """Turns curriculum choices into a scored batch of rollouts."""
 
-    def __init__(self, config, generators: dict[str, Any], curriculum, scorer, pool):
+    def __init__(self, config, generators: dict[str, Any], curriculum, scorer, pool, stages=None):
         self.config = config
         self.generators = generators
         self.curriculum = curriculum
         self.scorer = scorer
         self.pool = pool
+        self.stages = stages  # rl.stages.Stages: the step's task mix and hard subset
 
     def choose(self, step: int, count: int, round_: int = 0) -> Batch:
-        """Levels from the curriculum, then their tasks (`make_tasks`)."""
+        """Levels from the curriculum (in `step`'s stage), then their tasks (`make_tasks`)."""
+        if self.stages is not None:
+            self.stages.enter(step)
         return self.make_tasks(step, self.curriculum.choose(count), round_)
 
     def make_tasks(

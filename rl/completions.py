@@ -70,6 +70,14 @@ def settings_from_flags(flags: dict[str, Any]) -> ModelSettings:
 def pool_completer(settings: ModelSettings | dict[str, Any]) -> Iterator[Callable]:
     """A `complete` function backed by a fresh rollout pool; the pool (and a local Ray this
     started) stops on exit."""
+    with pool_session(settings) as pool:
+        yield pool_complete(pool)
+
+
+@contextmanager
+def pool_session(settings: ModelSettings | dict[str, Any]) -> Iterator[Any]:
+    """A fresh cluster.RolloutPool for `settings` (and a local Ray when none runs); both stop
+    on exit."""
     from cluster.config import RolloutConfig
     from cluster.pool import RolloutPool
     from cluster.ray_setup import init_ray, object_store_bytes, shutdown_ray
@@ -92,6 +100,6 @@ def pool_completer(settings: ModelSettings | dict[str, Any]) -> Iterator[Callabl
     )
     try:
         with RolloutPool(rollout, path) as pool:
-            yield pool_complete(pool)
+            yield pool
     finally:
         shutdown_ray(started)

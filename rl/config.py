@@ -25,6 +25,7 @@ from cluster.config import RolloutConfig, SamplingConfig
 from curricula.config import AdaptiveSchedule, CurriculumConfig, TaskCurriculum
 from rl.learners.config import GRPO_FAMILY, TrainerConfig
 from rl.rundir import check_name
+from rl.stages import StageConfig, check_stages
 from rl.validate import check_registries
 from synth.h1 import FORMAT_PROMPT
 
@@ -237,6 +238,9 @@ class RunConfig(BaseModel):
     training (`eval.sets={}` turns it off)."""
     logging: LoggingConfig = LoggingConfig()
     checkpoint: CheckpointConfig = CheckpointConfig()
+    stages: list[StageConfig] = []
+    """Fixed spans of steps, each with its task mix and optionally LoongRL's hard subset
+    (rl/stages.py); `steps` left out is their sum. Empty: one mix (curriculum.tasks) throughout."""
 
     @model_validator(mode="after")
     def _cross_checks(self) -> RunConfig:
@@ -252,6 +256,7 @@ class RunConfig(BaseModel):
                 f"curriculum names tasks {sorted(unknown)} that `tasks` does not declare "
                 f"(declared: {sorted(self.tasks)}); add them to tasks or remove them from curriculum"
             )
+        check_stages(self)  # before the checks that read `steps`
         if self.trainer.loss not in GRPO_FAMILY:
             raise ValueError(
                 f"trainer.loss={self.trainer.loss!r}: a grpo run trains one of "

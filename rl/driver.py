@@ -49,6 +49,7 @@ from rl.resume import prepare as prepare_resume
 from rl.resume import resume_step
 from rl.rundir import MetricsLogger, default_run_name, make_run_dir, read_metrics
 from rl.scoring import Scorer
+from rl.stages import Stages
 from rl.step_metrics import batch_metrics, curriculum_results, level_key
 from rl.summary import render_summary
 from synth import get_generator
@@ -129,7 +130,8 @@ def build(config: RunConfig) -> Components:
     )  # before engines start: bad sets fail fast
     pool = RolloutPool(config.rollout, model_path)
     learner = make_learner(config, model_path)
-    collector = Collector(config, generators, curriculum, scorer, pool)
+    stages = Stages(config.stages, curriculum, generators)
+    collector = Collector(config, generators, curriculum, scorer, pool, stages)
     return Components(collector, curriculum, scorer, pool, learner, evaluator)
 
 
@@ -173,6 +175,7 @@ class Driver:
         state = checkpoints.read_driver_state(latest)
         ray.get(self.learner.load.remote(str(latest)))
         self.curriculum.load_state_dict(state["curriculum"])
+        self.collector.stages.load_state_dict(state.get("stages"))
         self.scorer.errors = state.get("reward_errors", 0)
         self.scorer.timeouts = state.get("reward_timeouts", 0)
         self.evaluator.load_state_dict(state.get("eval"))
@@ -193,6 +196,7 @@ class Driver:
                 "step": step,
                 "policy_version": policy_version,
                 "curriculum": self.curriculum.state_dict(),
+                "stages": self.collector.stages.state_dict(),
                 "reward_errors": self.scorer.errors,
                 "reward_timeouts": self.scorer.timeouts,
                 "eval": self.evaluator.state_dict(),
@@ -286,6 +290,7 @@ class Driver:
         record.update(evaluation)
         record.update({f"train/{key}": value for key, value in learner_metrics.items()})
         record.update(self.curriculum.metrics())
+        record.update(self.collector.stages.metrics(step))
         levels = self.curriculum.current_levels()
         record.update({f"frontier/{task}": level for task, level in levels.items()})
         record.update(

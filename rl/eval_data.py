@@ -21,7 +21,6 @@ path, an empty set, unknown axes or options, a record that is not a Task, an unk
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,40 +122,21 @@ def generator_set(spec: str, name: str, values: dict[str, Any]) -> EvalSet:
 
 
 def jsonl_set(spec: str, path: Path) -> EvalSet:
-    from synth.task import Task
+    from synth.record_files import MALFORMED, jsonl_records
 
-    tasks, skipped, first_bad = [], 0, None
-    with path.open(encoding="utf-8", errors="replace") as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                tasks.append(Task.model_validate(json.loads(line)))
-            except (json.JSONDecodeError, ValidationError, TypeError):
-                skipped += 1
-                first_bad = first_bad or number
+    tasks, skipped, first_bad = jsonl_records(path)
     if skipped and not tasks:
         raise EvalDataError(f"eval set {spec!r}: no line is a Task record (line {first_bad} ...)")
-    return EvalSet(
-        path.stem, spec, tasks, skipped={"malformed records": skipped} if skipped else {}
-    )
+    return EvalSet(path.stem, spec, tasks, skipped={MALFORMED: skipped} if skipped else {})
 
 
 def disk_set(spec: str, path: Path) -> EvalSet:
-    from datasets import load_from_disk
-
-    from synth.task import tasks_from_dataset
+    from synth.record_files import RecordsError, disk_records
 
     try:
-        dataset = load_from_disk(str(path))
-        # several levels are a DatasetDict keyed by config (python -m synth --horizon 1 2 3)
-        parts = dataset.values() if isinstance(dataset, dict) else [dataset]
-        tasks = [task for part in parts for task in tasks_from_dataset(part)]
-    except (FileNotFoundError, KeyError, ValidationError, ValueError) as error:
-        raise EvalDataError(
-            f"eval set {spec!r}: not a dataset of Task records written by `python -m synth "
-            f"--out` ({type(error).__name__}: {str(error).splitlines()[0][:120]})"
-        ) from None
+        tasks = disk_records(path)
+    except RecordsError as error:
+        raise EvalDataError(f"eval set {spec!r}: {error}") from None
     return EvalSet(path.name, spec, tasks)
 
 

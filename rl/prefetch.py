@@ -34,8 +34,10 @@ class Prefetch:
     ) -> None:
         """Rebuild `step`'s tasks from the choices a checkpoint saved (overlap mode), and take
         its rollouts as sampled before the kill when it saved those too: resampling them under
-        the newer policy would make the resumed run differ from an uninterrupted one."""
-        if choices is not None:
+        the newer policy would make the resumed run differ from an uninterrupted one. Saved
+        rollouts carry their tasks: drawing them again would move a stateful source (a
+        `records` walk) past the items it already gave."""
+        if choices is not None and batches is None:
             levels = [(name, dict(level)) for name, level in choices]
             self._chosen = self.collector.make_tasks(step, levels)
         self._ready = batches

@@ -101,6 +101,12 @@ def plan(config: RunConfig | LongPORunConfig | SelfLengthenRunConfig) -> str:
         f"curriculum: {config.curriculum.schedule.kind}",
         f"run dir:    {Path(config.output_dir) / (config.name or 'run-<date>-<time>')}",
     ]
+    if config.stages:
+        spans = [
+            f"{stage.name or f'stage-{i}'} {stage.steps}" + (" (hard subset)" * stage.hard_subset)
+            for i, stage in enumerate(config.stages)
+        ]
+        lines.insert(-1, "stages:     " + ", ".join(spans))
     return "\n".join(lines)
 
 
@@ -154,6 +160,13 @@ def main(argv: list[str] | None = None) -> int:
 
         for warning in prompt_length_warnings(config):
             print(f"warning: {warning}", file=sys.stderr)
+        missing = missing_records(config)  # a recipe's data is made first (docs/recipes.md)
+        if missing and not args.dry_run:
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            print(f"config error: {missing[0]}{more}", file=sys.stderr)
+            return 2
+        for problem in missing:
+            print(f"warning: {problem}", file=sys.stderr)
     if args.dry_run:
         print(dump_config(config), end="")
         print("---")
@@ -169,6 +182,18 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from rl.driver import run
     return run(config, resume=resume)
+
+
+def missing_records(config: RunConfig) -> list[str]:
+    """One line per `records` task whose local data does not exist yet: a warning under
+    --dry-run (a recipe's config is checked before its data is made), else the run refuses."""
+    from synth.records import path_problem
+
+    return [
+        f"tasks.{name}.options.path: {problem}"
+        for name, task in config.tasks.items()
+        if task.generator == "records" and (problem := path_problem(task.options["path"]))
+    ]
 
 
 def check_outside_world(

@@ -7,6 +7,7 @@ from statistics import fmean
 from typing import Any
 
 from rl.collect import Batch
+from rl.stages import tracker_id
 
 
 def level_key(level: dict[str, int]) -> str:
@@ -51,9 +52,10 @@ def batch_metrics(train: Batch, observed: Batch) -> dict[str, Any]:
 
 
 def curriculum_results(observed: Batch) -> list[dict[str, Any]]:
-    """What `curriculum.observe` takes: one dict per group."""
+    """What `curriculum.observe` takes: one dict per group. Item ids are the task's name and
+    the record's id (`tracker_id`): two datasets made with the same seed share record ids."""
     return [
-        {"task": task, "level": level, "rewards": list(group), "item_id": item.id}
+        {"task": task, "level": level, "rewards": list(group), "item_id": tracker_id(task, item.id)}
         for (task, level), group, item in zip(
             observed.choices, observed.rewards, observed.tasks, strict=True
         )

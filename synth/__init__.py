@@ -12,6 +12,7 @@ from synth.h1 import H1Generator
 from synth.keychain import KeyChainGenerator
 from synth.longpo import LongPOGenerator
 from synth.multihop import MultiHopGenerator
+from synth.records import RecordsGenerator
 from synth.ruler import RulerGenerator
 from synth.self_lengthen import SelfLengthenGenerator
 from synth.task import Task, tasks_from_dataset, tasks_to_dataset
@@ -22,6 +23,7 @@ GENERATORS: dict[str, Any] = {
     "h1": H1Generator,
     "keychain": KeyChainGenerator,
     "multihop": MultiHopGenerator,
+    "records": RecordsGenerator,
     "longpo": LongPOGenerator,
     "ruler": RulerGenerator,
     "self_lengthen": SelfLengthenGenerator,

@@ -2,7 +2,8 @@
 
 This entry point is the composition root for generators that write with a model (LongPO,
 Self-Lengthen): it hands them completions from the Ray rollout pool (rl.completions), which the
-synth package itself never imports. Nothing imports this module.
+synth package itself never imports; and `python -m synth filter` (the pass-rate filter) runs
+rl/filter.py. Nothing imports this module.
 """
 
 import sys
@@ -19,8 +20,13 @@ def pool_completer(model_flags):
 
 if __name__ == "__main__":
     from rl.cli_guard import run_cli
-    from synth.cli import main
     from synth.hub import HubError
+
+    if sys.argv[1:2] == ["filter"]:  # the pass-rate filter drives Ray: it lives in rl/
+        from rl.filter import main as filter_main
+
+        sys.exit(run_cli(lambda argv: filter_main(argv[1:]), "synth filter"))
+    from synth.cli import main
 
     sys.exit(
         run_cli(

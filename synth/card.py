@@ -56,11 +56,15 @@ class CardInputs:
     datasets: dict[str, Any] | None = None
     """config -> its `datasets.Dataset`, for `dataset_info` (features, sizes); None: left out."""
     repo_id: str | None = None
+    notes: list[str] = field(default_factory=list)
+    """Markdown lines of a section of its own, after what was filtered (the pass-rate filter's
+    histogram, rl/filter.py)."""
 
 
 def config_name(level: dict[str, int]) -> str:
-    """`horizon_3`, `context_tokens_4096-num_chains_2`: a level as a config and folder name."""
-    return "-".join(f"{axis}_{value}" for axis, value in level.items())
+    """`horizon_3`, `context_tokens_4096-num_chains_2`: a level as a config and folder name
+    (`all` for records without a level)."""
+    return "-".join(f"{axis}_{value}" for axis, value in level.items()) or "all"
 
 
 def data_files_pattern(config: str, split: str) -> str:
@@ -133,6 +137,7 @@ def dataset_card(inputs: CardInputs) -> str:
     """The whole README.md: YAML front matter, then the body."""
     metadata = card_metadata(inputs)
     body = [*_intro(inputs), *_levels(inputs), *_fields(), *_statistics(inputs), *_skips(inputs)]
+    body += inputs.notes
     body += [*_licence(inputs), *_example(inputs), *_reproduce(inputs)]
     return f"---\n{metadata.to_yaml()}\n---\n\n" + "\n".join(body).rstrip() + "\n"
 

@@ -10,6 +10,8 @@ config per level, with its dataset card; `--push-to-hub` publishes the same to t
         context_tokens=16384,num_chains=16 --n 500 --out data/kc \
         --source hotpotqa:../shared/data/multihop/hotpotqa_dev_distractor_500.jsonl
     python -m synth NAME --help                       # its flags, defaults and their meaning
+    python -m synth filter --data DIR --model M --samples 8 --drop-solved --drop-unsolved \
+        --out DIR2                                    # keep records by a model's pass rate
 
 Every subcommand is built from what the generator declares, with no per-generator code here:
 level flags from its `level_class` (e.g. --horizon), option flags from its `config_class`
@@ -126,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m synth",
         description=__doc__.split("\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="python -m synth filter --help: keep records by a model's pass rate (rl/filter.py)",
     )
     subparsers = parser.add_subparsers(dest="generator", required=True, metavar="GENERATOR")
     for name, generator in GENERATORS.items():
