@@ -12,7 +12,7 @@ HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1 || echo 0)
 export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER := 0
 export WANDB_SILENT := true
 
-.PHONY: install models demo test test-fast lint bench clean
+.PHONY: install models demo test test-fast test-recipes lint bench clean
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -40,10 +40,13 @@ demo: models
 test: models
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not recipe"
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow"
+
+test-recipes: models
+	$(PY) -m pytest -q -m recipe
 
 lint: install
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .

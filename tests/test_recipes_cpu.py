@@ -14,7 +14,7 @@ from synth.cli import main as synth_main
 from tests.conftest import REPO, SHARED_DATA
 from tests.test_driver import Session
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.recipe]  # ~5-10 min: `make test-recipes`
 HOTPOT = f"hotpotqa:{SHARED_DATA}/multihop/hotpotqa_dev_distractor_500.jsonl"
 BOOKS = str(SHARED_DATA / "prose" / "gutenberg_paragraphs.jsonl")
 QUICK = ["rollout.backend=hf", "logging.wandb=disabled", "logging.progress=false",
