@@ -40,7 +40,7 @@ def test_ratio_before_any_update_is_one(vllm_pool, embedded_model_path):
         embedded_model_path, TrainerConfig(), total_steps=1, seed=0, max_completion_length=40
     )
     for temperature in (0.6, 0.7, 1.0):
-        sampling = SamplingConfig(n=4, max_tokens=40, temperature=temperature, seed=5)
+        sampling = SamplingConfig(n=2, max_tokens=40, temperature=temperature, seed=5)
         rollouts = vllm_pool.generate([task.prompt for task in tasks], sampling)
         learner.temperature = temperature  # as the driver builds it: the rollout's temperature
         gaps = []
