@@ -100,10 +100,49 @@ def test_shared_prompts_give_the_plain_logprobs_and_gradients(
         torch.testing.assert_close(b.grad, a.grad, rtol=1e-3, atol=1e-6, msg=name)
 
 
-def test_gradient_checkpointing_falls_back_to_the_plain_layout(tiny_model_path):
-    config = TrainerConfig(gradient_checkpointing=True)
-    learner = Learner(tiny_model_path, config, total_steps=2, seed=0, max_completion_length=4)
-    assert config.share_prompts and not learner.share_prompts
+def test_shared_prompts_under_gradient_checkpointing_give_the_plain_gradients_at_2k(
+    tiny_model_path,
+):
+    """The backward pass replays each layer's forward; the shared-prompt caches must give the
+    replay what the first run saw. Two ~2K-token prompts x 3 completions, against the plain
+    layout without checkpointing: same logprobs, loss and gradients."""
+    made = []
+    for share, checkpointing in ((True, True), (False, False)):
+        config = TrainerConfig(
+            lr=1e-3,
+            share_prompts=share,
+            gradient_checkpointing=checkpointing,
+            beta=0.01,
+            micro_batch_size=6,
+        )
+        made.append(
+            Learner(tiny_model_path, config, total_steps=2, seed=0, max_completion_length=16)
+        )
+    shared, plain = made
+    assert shared.share_prompts and shared.model.is_gradient_checkpointing
+    text = shared.tokenizer("The ledger lists one more entry, dated and signed. " * 300)[
+        "input_ids"
+    ]
+    batch = [
+        {
+            "prompt_token_ids": text[p : p + 2048 - 200 * p],
+            "completion_token_ids": text[11 * r : 11 * r + 3 + 5 * r],
+            "rollout_logprobs": [-1.0 - 0.1 * t for t in range(3 + 5 * r)],
+            "advantage": float(r) - 1.0,
+        }
+        for p in range(2)
+        for r in range(3)
+    ]
+    assert len(shared.micro_batches(batch)) == 1  # both prompts in one shared pass
+    for sample in batch[:2]:
+        want = plain.logprobs(sample["prompt_token_ids"], sample["completion_token_ids"])
+        got = shared.logprobs(sample["prompt_token_ids"], sample["completion_token_ids"])
+        assert got == pytest.approx(want, abs=1e-4)
+    shared_sums, plain_sums = shared.accumulate(batch), plain.accumulate(batch)
+    assert shared_sums["loss"] == pytest.approx(plain_sums["loss"], rel=1e-4, abs=1e-7)
+    assert shared_sums["tokens"] == plain_sums["tokens"]
+    for (name, a), b in zip(plain.model.named_parameters(), shared.model.parameters(), strict=True):
+        torch.testing.assert_close(b.grad, a.grad, rtol=1e-3, atol=1e-6, msg=name)
 
 
 def test_shared_prompts_on_the_real_model(embedded_model_path, questions):

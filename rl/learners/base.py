@@ -47,7 +47,11 @@ from rl.learners import checkpoint, sharding
 from rl.learners.batching import collate
 from rl.learners.config import TrainerConfig
 from rl.learners.lr_schedule import build_scheduler
-from rl.learners.shared_prompt import collate_shared, shared_prompt_outputs
+from rl.learners.shared_prompt import (
+    allow_cache_under_checkpointing,
+    collate_shared,
+    shared_prompt_outputs,
+)
 from rl.learners.vocab_head import head_logprobs, plain_head, token_logprobs
 
 log = logging.getLogger(__name__)
@@ -154,13 +158,13 @@ class LearnerBase:
         )
         policy.config.use_cache = False
         _disable_dropout(policy)
-        # Hugging Face models drop the KV cache under gradient checkpointing; the shared-prompt
-        # layout needs it.
-        self.share_prompts = config.share_prompts and not config.gradient_checkpointing
+        self.share_prompts = config.share_prompts
         if config.gradient_checkpointing:
             policy.gradient_checkpointing_enable(
                 gradient_checkpointing_kwargs={"use_reentrant": False}
             )
+            if self.share_prompts:  # the shared-prompt caches survive a replay
+                allow_cache_under_checkpointing(policy)
         # Names vLLM loads: parameters (tied ones once) and persistent buffers, before wrapping.
         persistent = set(policy.state_dict())
         self.weight_names = [name for name, _ in policy.named_parameters()]

@@ -13,7 +13,11 @@ position t - 1, so the completion pass takes tokens 0..C-2 and the last token is
 Prompts are left-padded (every prompt ends at the same column, as the plain layout's do) and
 completions right-padded; explicit position ids continue each prompt's real length.
 
-Not used with gradient checkpointing: Hugging Face models drop the KV cache in that mode.
+Under gradient checkpointing too. Hugging Face layers drop the KV cache in that mode, because the
+backward pass replays each layer's forward and a replayed cache write would append twice. The two
+caches here make a replay harmless: the prompt pass records each layer's keys and values once (a
+replay records nothing), and the completion pass reads that record and stores nothing, so a
+replayed layer sees what the first run saw. `allow_cache_under_checkpointing` tells the layers so.
 """
 
 from __future__ import annotations
@@ -21,8 +25,46 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from transformers.cache_utils import Cache, DynamicLayer
 
 from rl.learners.batching import completion_tensors, left_padded
+
+
+class _RecordOnce(DynamicLayer):
+    """A layer's prompt keys and values, stored by the first forward; a checkpoint replay of the
+    prompt pass gets its own states back and changes nothing."""
+
+    def update(self, key_states, value_states, *args, **kwargs):
+        if self.is_initialized and self.keys.numel():
+            return key_states, value_states
+        return super().update(key_states, value_states)
+
+
+class _ReadOnlyPrefix(DynamicLayer):
+    """The prompt's keys and values, one row per completion row, in front of the completion's
+    own; nothing is stored, so a checkpoint replay of the completion pass sees the same prefix."""
+
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor):
+        super().__init__()
+        self.lazy_initialization(keys, values)
+        self.keys, self.values = keys, values
+
+    def update(self, key_states, value_states, *args, **kwargs):
+        return (
+            torch.cat([self.keys, key_states], dim=-2),
+            torch.cat([self.values, value_states], dim=-2),
+        )
+
+
+def allow_cache_under_checkpointing(model: torch.nn.Module) -> int:
+    """Let the model's checkpointed layers keep the caches of this file (their writes are
+    idempotent, see the module docstring). Returns how many layers were told."""
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    layers = [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
+    for layer in layers:
+        layer._can_checkpoint_with_cache = True
+    return len(layers)
 
 
 def prompt_micro_batches(samples: list[dict[str, Any]], micro_batch_size: int) -> list[list[int]]:
@@ -83,10 +125,12 @@ def shared_prompt_outputs(
     def output(result) -> torch.Tensor:
         return result.last_hidden_state if hidden else result.logits
 
+    record = Cache(layer_class_to_replicate=_RecordOnce)
     prompt = body(
         input_ids=tensors["prompt_ids"],
         attention_mask=tensors["prompt_mask"],
         position_ids=tensors["prompt_positions"],
+        past_key_values=record,
         use_cache=True,
         **({} if hidden else {"logits_to_keep": 1}),
     )
@@ -95,8 +139,14 @@ def shared_prompt_outputs(
     completion_ids = tensors["completion_ids"]
     if completion_ids.shape[1] == 1:
         return first
-    cache = prompt.past_key_values
-    cache.reorder_cache(index)  # (K, ...) -> (B, ...); gradients flow back through the copy
+    # (K, ...) -> (B, ...): each completion row gets its prompt's states; gradients flow back
+    # through the copy into the prompt pass.
+    cache = Cache(
+        layers=[
+            _ReadOnlyPrefix(layer.keys.index_select(0, index), layer.values.index_select(0, index))
+            for layer in record.layers
+        ]
+    )
     rest = body(
         input_ids=completion_ids[:, :-1],
         attention_mask=torch.cat(
