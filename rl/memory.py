@@ -123,6 +123,20 @@ class LearnerLoad:
     trainable_fraction: float = 1.0
     """Share of the parameters with gradients and AdamW state (LoRA: about 0)."""
     logit_chunk_tokens: int | None = None
+    shared_prompts: int | None = None
+    """Most distinct prompts a micro-batch runs once (the shared-prompt layout); None: each row
+    runs its own prompt."""
+    response_tokens: int | None = None
+    """Tokens after the prompt in a row (a shared prompt is sequence_tokens minus these); None:
+    completion_tokens."""
+
+    def activation_tokens(self) -> int:
+        """Tokens one micro-batch pushes through the decoder."""
+        if self.shared_prompts is None:
+            return self.micro_batch_size * self.sequence_tokens
+        response = self.completion_tokens if self.response_tokens is None else self.response_tokens
+        prompt = self.sequence_tokens - response
+        return self.shared_prompts * prompt + self.micro_batch_size * response
 
 
 def learner_bytes(shape: Shape, load: LearnerLoad) -> dict[str, float]:
@@ -142,7 +156,7 @@ def learner_bytes(shape: Shape, load: LearnerLoad) -> dict[str, float]:
         parts["bf16 copies"] = 2 * params  # autocast's cache of the cast weights, per step
     if load.fsdp:
         parts["gathered layers"] = 2 * compute * params / shape.layers  # one ahead (prefetch)
-    tokens = load.micro_batch_size * load.sequence_tokens
+    tokens = load.activation_tokens()
     per_layer = (10 * shape.hidden + 4 * shape.intermediate) * tokens * compute
     if load.gradient_checkpointing:  # each layer's input, and one layer recomputed whole
         parts["activations"] = shape.layers * tokens * shape.hidden * compute + per_layer
@@ -196,17 +210,23 @@ def learner_load(config: Any) -> LearnerLoad:
     algorithm = getattr(config, "algorithm", "grpo")
     micro_batch = trainer.micro_batch_size
     trainable, reference = 1.0, trainer.beta > 0
+    shared, response = None, None
     if algorithm == "self_lengthen":
         sequence = completion = config.sft.max_sequence_tokens
         trainable = 0.0 if config.sft.lora is not None else 1.0
     elif algorithm == "longpo":
         sequence = completion = config.rollout.max_model_len
+        response = int(config.data.options.get("answer_max_tokens", sequence // 2))
         if trainer.nll_tokens == "response":  # logprobs of the answers only
-            completion = int(config.data.options.get("answer_max_tokens", completion))
+            completion = response
+        if trainer.share_prompts:  # chosen and rejected run on one pass of the long prompt
+            shared = micro_batch
         micro_batch *= 2  # a pair is a chosen and a rejected conversation
         reference = trainer.reference == "frozen_copy" or bool(trainer.policy_overrides)
     else:
         sequence, completion = config.rollout.max_model_len, config.sampling.max_tokens
+        if trainer.share_prompts:
+            shared = shared_prompt_count(micro_batch, config.sampling.n)
     on_gpu = learner_on_gpu(config)
     bf16 = trainer.dtype == "bfloat16" or (trainer.dtype in ("auto", "fast") and on_gpu)
     return LearnerLoad(
@@ -220,7 +240,19 @@ def learner_load(config: Any) -> LearnerLoad:
         reference=reference,
         trainable_fraction=trainable,
         logit_chunk_tokens=trainer.logit_chunk_tokens,
+        shared_prompts=shared,
+        response_tokens=response,
     )
+
+
+def shared_prompt_count(rows: int, group: int) -> int:
+    """The most distinct prompts a micro-batch of `rows` can hold when groups of `group` rows
+    are cut into chunks of at most `rows` and chunks are packed (rl/learners/shared_prompt.py):
+    whole groups when they fit, else the leftover chunks of size group % rows."""
+    if group <= rows:
+        return rows // group
+    leftover = group % rows
+    return rows // leftover if leftover else 1
 
 
 def gpus_asked(config: Any) -> tuple[float, float]:
@@ -266,8 +298,8 @@ def check_fit(config: Any, cluster: dict[str, float] | None = None) -> list[str]
     if learner_on_gpu(config) and total > usable:
         if parts["activations"] + parts["logits"] > usable:
             fix = (
-                f"one micro-batch ({load.micro_batch_size} sequences x {load.sequence_tokens} tokens) "
-                "alone does not fit: lower trainer.micro_batch_size or the lengths (longer "
+                f"one micro-batch ({load.micro_batch_size} sequences x {load.sequence_tokens} tokens"
+                f"{', prompts shared' if load.shared_prompts else ''}) alone does not fit: lower trainer.micro_batch_size or the lengths (longer "
                 "contexts need sequence parallelism, which this learner does not have)"
             )
         elif load.fsdp:

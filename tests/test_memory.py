@@ -8,7 +8,15 @@ import pytest
 from rl.config import LearnerResources, RayConfig, RunConfig
 from rl.config_io import ConfigError, load_config
 from rl.learners.config import TrainerConfig
-from rl.memory import GIB, KNOWN_SHAPES, LearnerLoad, check_fit, learner_bytes, shape_of
+from rl.memory import (
+    GIB,
+    KNOWN_SHAPES,
+    LearnerLoad,
+    check_fit,
+    learner_bytes,
+    shape_of,
+    shared_prompt_count,
+)
 from rl.run import CONFIGS, algorithm_of, check_memory
 from tests.conftest import REPO
 
@@ -97,8 +105,39 @@ def test_a_kv_cache_too_small_for_one_sequence_is_refused():
     assert GIB == 1 << 30
 
 
-# The shipped configs: the recipes fit the layout they name; LongPO's paper length cannot.
-REFUSED = {"longpo_paper.yaml": "sequence parallelism"}
+def test_a_shared_prompt_is_counted_once():
+    """Chosen and rejected (or a GRPO group's rows) run one pass of their prompt: a 128K-token
+    pair costs one prompt and two answers of activations, not two whole sequences."""
+    whole = load(sequence_tokens=131072, completion_tokens=1024, micro_batch_size=2)
+    shared = load(sequence_tokens=131072, completion_tokens=1024, micro_batch_size=2,
+                  shared_prompts=1)  # fmt: skip
+    assert shared.activation_tokens() == 130048 + 2 * 1024
+    assert whole.activation_tokens() == 2 * 131072
+    assert (
+        learner_bytes(QWEN_7B, shared)["activations"]
+        < 0.51 * learner_bytes(QWEN_7B, whole)["activations"]
+    )
+    # GRPO micro-batches (rl/learners/shared_prompt.py): whole groups when they fit, else the
+    # leftover chunks of several groups may share one micro-batch.
+    assert [shared_prompt_count(8, g) for g in (1, 4, 8, 16, 9, 12)] == [8, 2, 1, 1, 8, 2]
+
+
+def test_the_longpo_recipe_fits_an_h200_and_names_the_fix_on_80_gib(monkeypatch):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    config = load_config(CONFIGS["longpo"], REPO / "configs" / "longpo_paper.yaml")
+    assert any("fits" in line for line in check_memory(config))
+    config.ray.gpu_memory_gib = 80
+    with pytest.raises(ConfigError, match="raise learner.num_workers"):
+        check_memory(config)
+    config.learner.num_workers = 16
+    assert any("fits" in line for line in check_memory(config))
+    config.trainer.share_prompts = False  # two whole 128K sequences: no learner size helps
+    with pytest.raises(ConfigError, match="sequence parallelism"):
+        check_memory(config)
+
+
+# The shipped configs: every recipe fits the layout it names.
+REFUSED: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
