@@ -44,11 +44,14 @@ def time_trl_grpo_steps(
     loss_type: str = "dr_grpo",
     learning_rate: float = 1e-6,
     bf16: bool = False,
+    gradient_checkpointing: bool = False,
 ) -> dict[str, float]:
-    """Time `steps` GRPOTrainer steps after `warmup_steps`; returns seconds per step and totals.
+    """Time `steps` GRPOTrainer steps after `warmup_steps`; returns seconds per step, the
+    seconds of it spent generating (`rollout_seconds_per_step`) and totals.
 
     batch_size counts completions per optimizer step and must be a multiple of group_size;
-    prompts are user messages (chat template applied by TRL), cycled as the trainer samples them.
+    prompts are user messages or whole chat prompts (lists of messages; chat template applied by
+    TRL), cycled as the trainer samples them.
     """
     os.environ.setdefault("WANDB_DISABLED", "true")
     os.environ.setdefault("WANDB_MODE", "disabled")
@@ -67,7 +70,9 @@ def time_trl_grpo_steps(
         def on_step_end(self, args, state, control, **kwargs):
             durations.append(time.perf_counter() - self.started)
 
-    rows = [{"prompt": [{"role": "user", "content": text}]} for text in prompts]
+    rows = [
+        {"prompt": [{"role": "user", "content": p}] if isinstance(p, str) else p} for p in prompts
+    ]
     with tempfile.TemporaryDirectory(prefix="trl-grpo-bench-") as output_dir:
         args = GRPOConfig(
             output_dir=output_dir,
@@ -86,7 +91,7 @@ def time_trl_grpo_steps(
             temperature=1.0,
             # GRPOConfig turns gradient checkpointing on by default; our learner's default is
             # off, and timing both without it compares the same computation.
-            gradient_checkpointing=False,
+            gradient_checkpointing=gradient_checkpointing,
             logging_strategy="no",
             save_strategy="no",
             disable_tqdm=True,
@@ -99,10 +104,23 @@ def time_trl_grpo_steps(
             train_dataset=Dataset.from_list(rows),
             callbacks=[StepTimer()],
         )
+        generating: list[float] = []
+        generate = trainer._generate  # TRL's rollout (HF generate), timed apart from the update
+
+        def timed_generate(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return generate(*args, **kwargs)
+            finally:
+                generating.append(time.perf_counter() - started)
+
+        trainer._generate = timed_generate
         trainer.train()
     timed = durations[warmup_steps:]
+    rollouts = generating[-len(timed) :] if len(generating) >= len(timed) else [0.0]
     return {
         "seconds_per_step": sum(timed) / len(timed),
+        "rollout_seconds_per_step": sum(rollouts) / len(rollouts),
         "steps": float(len(timed)),
         "completions_per_step": float(batch_size),
         "warmup_seconds": sum(durations[:warmup_steps]),
