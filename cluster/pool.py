@@ -130,6 +130,15 @@ class RolloutPool:
         actor = ray.remote(engine_class(config.backend)).options(**options)
         return actor.remote(config, self.model, index, bind_cores=True)
 
+    def node_ids(self) -> list[str]:
+        """The Ray node id of each worker, in worker order."""
+        import ray
+
+        def node_id(_worker: Any) -> str:
+            return ray.get_runtime_context().get_node_id()
+
+        return ray.get([worker.__ray_call__.remote(node_id) for worker in self.workers])
+
     # ---------------------------------------------------------------- generation
 
     def generate(self, prompts: list[Any], sampling: SamplingConfig) -> list[Rollout]:

@@ -81,6 +81,11 @@ class LearnerResources(BaseModel):
     placement: Literal["pack", "spread"] = "pack"
     """Where Ray puts the learner ranks (a placement group): `pack` on as few nodes as fit
     (one node's fast links), `spread` across nodes."""
+    nodes: Literal["any", "colocated", "disaggregated"] = "any"
+    """Which nodes the learner ranks may use, relative to the rollout workers' (a Ray label
+    selector on node ids, GRPO runs): `colocated` only nodes that run a rollout worker (weights
+    publish within a node), `disaggregated` only nodes that run none (the engines keep their
+    GPUs and memory), `any` where Ray finds room."""
     num_cpus: float = Field(default=0, ge=0)
     """Ray CPUs reserved per learner actor. 0 by default: it trains while the rollout
     workers wait, so on one machine it shares their cores instead of reserving its own."""

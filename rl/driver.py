@@ -91,11 +91,14 @@ def learner_samples(batch: Batch, scale: bool) -> list[dict[str, Any]]:
     return samples
 
 
-def make_learner(config: RunConfig, model_path: str):
-    """The GRPO learner as a Ray actor (rl/learner_actor.py), with the rollout's settings."""
+def make_learner(config: RunConfig, model_path: str, pool: RolloutPool | None = None):
+    """The GRPO learner as a Ray actor (rl/learner_actor.py), with the rollout's settings,
+    placed by learner.nodes relative to `pool`'s workers."""
+    placed = config.learner.nodes != "any" and pool is not None
     return start_learner(
         config,
         model_path,
+        rollout_nodes=pool.node_ids() if placed else None,
         max_completion_length=config.sampling.max_tokens,
         temperature=config.sampling.temperature,
     )
@@ -129,7 +132,7 @@ def build(config: RunConfig) -> Components:
         config, model_path, generators
     )  # before engines start: bad sets fail fast
     pool = RolloutPool(config.rollout, model_path)
-    learner = make_learner(config, model_path)
+    learner = make_learner(config, model_path, pool)
     stages = Stages(config.stages, curriculum, generators)
     collector = Collector(config, generators, curriculum, scorer, pool, stages)
     return Components(collector, curriculum, scorer, pool, learner, evaluator)

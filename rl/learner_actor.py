@@ -16,15 +16,24 @@ from typing import Any
 
 import ray
 
+from rl.learner_placement import MIN_BUNDLE_CPU, node_selector, rank_bundle, reserve
 from rl.learners import learner_class
 
 
-def start_learner(config: Any, model_path: str, **objective_arguments: Any):
-    """The learner `config.trainer.loss` names, started as a Ray actor (or a group of them)."""
+def start_learner(
+    config: Any,
+    model_path: str,
+    rollout_nodes: list[str] | None = None,
+    **objective_arguments: Any,
+):
+    """The learner `config.trainer.loss` names, started as a Ray actor (or a group of them),
+    placed by `config.learner.nodes` relative to `rollout_nodes` (the rollout workers' node
+    ids; rl/learner_placement.py)."""
+    selector = node_selector(config.learner.nodes, rollout_nodes)
     if config.learner.num_workers > 1:
         from rl.learner_group import start_group
 
-        return start_group(config, model_path, **objective_arguments)
+        return start_group(config, model_path, selector, **objective_arguments)
     threads = config.learner.torch_threads or os.cpu_count() or 1
     base = learner_class(config.trainer.loss)
 
@@ -35,10 +44,17 @@ def start_learner(config: Any, model_path: str, **objective_arguments: Any):
             torch.set_num_threads(threads)  # Ray pins actors to 1 thread by default
             super().__init__(*args, **kwargs)
 
-    num_gpus = config.learner.num_gpus
-    if num_gpus is None:
-        num_gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
-    actor = ray.remote(LearnerActor).options(num_cpus=config.learner.num_cpus, num_gpus=num_gpus)
+    options: dict[str, Any] = {}
+    if selector:  # reserved first, so a layout Ray cannot give fails in one line, not forever
+        from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+        group, _, num_gpus = reserve(config.learner, 1, "PACK", selector)
+        options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(group, 0)
+        num_cpus = config.learner.num_cpus or MIN_BUNDLE_CPU
+    else:
+        _, num_gpus = rank_bundle(config.learner)
+        num_cpus = config.learner.num_cpus
+    actor = ray.remote(LearnerActor).options(num_cpus=num_cpus, num_gpus=num_gpus, **options)
     return actor.remote(
         model_path,
         config.trainer,

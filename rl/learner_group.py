@@ -31,18 +31,14 @@ from typing import Any
 
 import ray
 
+from rl.learner_placement import reserve
 from rl.learners import learner_class
 
 log = logging.getLogger(__name__)
 
-PLACEMENT_TIMEOUT_S = 120.0
-"""How long Ray may take to reserve the learner's bundles before the run gives up."""
 COLLATERAL_GRACE_S = 10.0
 """After one rank fails, how long to wait for a dead rank to be reported: when a rank dies the
 others' collectives fail too, often first, and the dead one is the cause worth naming."""
-# A placement group bundle must reserve something; a learner that reserves no CPU (it shares
-# the rollout workers' cores, learner.num_cpus=0) reserves this token share.
-MIN_BUNDLE_CPU = 0.01
 # Methods whose result is rank 0's own ref: weights travel from its actor, never copied.
 RANK0_REFS = ("weights", "packed_weights")
 
@@ -169,35 +165,20 @@ def rank_class(base: type, parallel: str, threads: int | None) -> type:
     return LearnerRank
 
 
-def _bundle(learner: Any) -> tuple[dict[str, float], float]:
-    """One rank's bundle and its GPUs (None: 1 where the cluster has a GPU)."""
-    num_gpus = learner.num_gpus
-    if num_gpus is None:
-        num_gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
-    bundle = {"CPU": learner.num_cpus or MIN_BUNDLE_CPU}
-    if num_gpus:
-        bundle["GPU"] = num_gpus
-    return bundle, num_gpus
-
-
-def start_group(config: Any, model_path: str, **objective_arguments: Any) -> LearnerGroup:
-    """`config.learner.num_workers` ranks of the learner `config.trainer.loss` names, joined."""
-    from ray.util.placement_group import placement_group, remove_placement_group
+def start_group(
+    config: Any,
+    model_path: str,
+    selector: dict[str, str] | None = None,
+    **objective_arguments: Any,
+) -> LearnerGroup:
+    """`config.learner.num_workers` ranks of the learner `config.trainer.loss` names, joined,
+    on nodes that match `selector` (rl/learner_placement.py) when given."""
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
     learner = config.learner
     size = learner.num_workers
-    bundle, num_gpus = _bundle(learner)
     strategy = learner.placement.upper()
-    group = placement_group([bundle] * size, strategy=strategy)
-    ready, _ = ray.wait([group.ready()], timeout=PLACEMENT_TIMEOUT_S)
-    if not ready:
-        remove_placement_group(group)
-        raise ValueError(
-            f"learner: Ray could not place {size} x {bundle} ({strategy}) in "
-            f"{PLACEMENT_TIMEOUT_S:.0f} s; the cluster has {ray.cluster_resources()}: lower "
-            "learner.num_workers, num_gpus or num_cpus, or add nodes"
-        )
+    group, bundle, num_gpus = reserve(learner, size, strategy, selector)
     actor = ray.remote(rank_class(learner_class(config.trainer.loss), learner.parallel,
                                   learner.torch_threads))  # fmt: skip
     ranks = [

@@ -206,6 +206,10 @@ def test_hf_backend_behind_the_same_pool(ray_session, tiny_model_path):
         assert hf_pool.load_weights(perturbed_state_dict(tiny_model_path, seed=4), 3) == [3]
         after = hf_pool.score(fixed.prompt_token_ids, fixed.completions[0].token_ids)
         assert max(abs(x - y) for x, y in zip(before, after, strict=True)) > 0.1
+        # where the worker runs, for learner.nodes (rl/learner_placement.py): this one node
+        import ray
+
+        assert hf_pool.node_ids() == [ray.get_runtime_context().get_node_id()]
 
 
 def test_bfloat16_engine_takes_weights_packed_in_bfloat16(ray_session, tiny_model_path):
