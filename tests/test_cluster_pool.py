@@ -194,6 +194,22 @@ def test_killed_worker_is_restarted_and_its_prompts_rerun(pool, tiny_model_path)
     assert pool.policy_versions() == [7, 7]
 
 
+def test_a_worker_lost_during_a_weight_load_comes_back_with_those_weights(pool, tiny_model_path):
+    """The load is sent while the worker is dying: Ray restarts it and retries the load there,
+    so every worker ends at the new version with the new weights, and no step is lost."""
+    fixed = pool.generate(PROMPTS[:1], GREEDY)[0]
+    prompt_ids, completion_ids = fixed.prompt_token_ids, fixed.completions[0].token_ids
+    pids = pool.worker_pids()
+    pool.release_weights()
+    state_dict = perturbed_state_dict(tiny_model_path, seed=6)
+    os.kill(pids[1], signal.SIGKILL)
+    assert pool.load_weights(state_dict, version=11) == [11, 11]
+    assert pool.worker_pids()[1] != pids[1]
+    survivor, restarted = (pool.score(prompt_ids, completion_ids, worker=w) for w in range(2))
+    assert restarted == pytest.approx(survivor, abs=1e-4)
+    assert all(r.policy_version == 11 for r in pool.generate(PROMPTS, GREEDY))
+
+
 def test_hf_backend_behind_the_same_pool(ray_session, tiny_model_path):
     from cluster.pool import RolloutPool
 
