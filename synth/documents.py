@@ -81,17 +81,12 @@ def _text_rows(path: Path, load: DocumentLoad):
 
 def _dataset_rows(source: str):
     if source.startswith("hub:"):
-        from datasets import load_dataset
+        from synth.hub_source import load_hub
 
-        where, _, split = source[4:].partition("@")
-        dataset_id, _, config = where.partition(":")
         try:
-            rows = load_dataset(dataset_id, config or None, split=split or "train")
-        except Exception as error:  # the Hub's errors are many; the user needs one line
-            raise ValueError(
-                f"documents {source!r}: cannot load from the Hub ({type(error).__name__}: "
-                f"{str(error).splitlines()[0][:120]})"
-            ) from None
+            rows = load_hub(source)
+        except ValueError as error:
+            raise ValueError(f"documents {source!r}: {error}") from None
     else:
         from datasets import load_from_disk
 

@@ -135,18 +135,12 @@ def read_jsonl_rows(path: str | Path, stats: SourceStats) -> Iterator[tuple[int,
 
 def read_hub_rows(dataset_id: str, config: str | None, split: str) -> Iterator[tuple[int, object]]:
     """Rows of a Hub dataset with GSM8K's schema, through `datasets.load_dataset`."""
-    from datasets import load_dataset
+    from synth.hub_source import OFFLINE_FIX, HubSpec, load_hub
 
     if config is None and dataset_id.rstrip("/").endswith("gsm8k"):
         config = "main"  # openai/gsm8k has two configs; "main" is the plain one.
-    try:
-        dataset = load_dataset(dataset_id, config, split=split)
-    except (ConnectionError, FileNotFoundError, OSError, ValueError) as error:
-        raise ValueError(
-            f"could not load Hub dataset {dataset_id!r} (config {config}, split {split}): "
-            f"{error}; check the id, the network and HF_HUB_OFFLINE, or give a local JSONL path"
-        ) from error
-    yield from enumerate(dataset)
+    spec = HubSpec(dataset_id, config, split)
+    yield from enumerate(load_hub(spec, fix=f"{OFFLINE_FIX}, or give a local JSONL path"))
 
 
 def problems_from_rows(

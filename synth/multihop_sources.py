@@ -218,17 +218,11 @@ def _json_records(path: Path) -> Iterator[tuple[str, Any]]:
         yield f"{path}[{index}]", record
 
 
-def hub_records(dataset_id: str, config: str | None, split: str, **kwargs: Any):
+def hub_records(spec: str, **kwargs: Any):
     """Rows of a Hub dataset (or any `datasets.load_dataset` path, e.g. "json" + data_files)."""
-    from datasets import load_dataset
+    from synth.hub_source import load_hub
 
-    try:
-        return load_dataset(dataset_id, config, split=split, **kwargs)
-    except Exception as error:  # offline, unknown id or config, missing split: say which
-        raise ValueError(
-            f"hub source {dataset_id!r} (config {config}, split {split!r}) did not load: "
-            f"{type(error).__name__}: {error}; check the id or pass a local file"
-        ) from error
+    return load_hub(spec, fix="check the id or pass a local file", **kwargs)
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
@@ -252,13 +246,8 @@ def load_source(
     """Items of a source spec, with counted skips and one error line per malformed record."""
     fmt, where = parse_spec(spec)
     if fmt == "hub":
-        dataset_id, _, split = where.partition("@")
-        dataset_id, _, config = dataset_id.partition(":")
         rows: Iterable[tuple[str, Any]] = (
-            (f"{spec}[{i}]", row)
-            for i, row in enumerate(
-                hub_records(dataset_id, config or None, split or "train", **hub_kwargs)
-            )
+            (f"{spec}[{i}]", row) for i, row in enumerate(hub_records(where, **hub_kwargs))
         )
     else:
         path = Path(where).expanduser()

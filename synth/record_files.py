@@ -58,23 +58,19 @@ def disk_records(path: Path) -> list[Task]:
 
 
 def hub_records(spec: str) -> list[Task]:
-    """`hub:ID[:CONFIG][@SPLIT]` (split train by default) through `datasets.load_dataset`."""
-    from datasets import load_dataset
+    """`hub:ID[:CONFIG][@SPLIT]` (split train by default) through synth/hub.py."""
+    from synth.hub_source import load_hub, parse_hub
 
-    where, _, split = spec.removeprefix("hub:").partition("@")
-    dataset_id, _, config = where.partition(":")
     try:
-        dataset = load_dataset(dataset_id, config or None, split=split or "train")
-    except Exception as error:  # the Hub's errors are many; the user needs one line
-        raise RecordsError(
-            f"cannot load Hub dataset {dataset_id!r} ({type(error).__name__}: "
-            f"{str(error).splitlines()[0][:120]}); check the id, the network and HF_HUB_OFFLINE"
-        ) from None
+        dataset = load_hub(spec)
+    except ValueError as error:
+        raise RecordsError(str(error)) from None
     try:
         return dataset_records(dataset)
     except (KeyError, ValidationError, ValueError, TypeError) as error:
         raise RecordsError(
-            f"Hub dataset {dataset_id!r} does not hold Task records ({type(error).__name__})"
+            f"Hub dataset {parse_hub(spec).dataset_id!r} does not hold Task records "
+            f"({type(error).__name__})"
         ) from None
 
 
