@@ -47,26 +47,14 @@ from rl.learners import checkpoint, sharding
 from rl.learners.batching import collate
 from rl.learners.config import TrainerConfig
 from rl.learners.lr_schedule import build_scheduler
-from rl.learners.shared_prompt import (
-    allow_cache_under_checkpointing,
-    collate_shared,
-    shared_prompt_outputs,
-)
+from rl.learners.models import load_policy, load_reference
+from rl.learners.shared_prompt import collate_shared, shared_prompt_outputs
 from rl.learners.vocab_head import head_logprobs, plain_head, token_logprobs
 
 log = logging.getLogger(__name__)
 
 # Metric sums that are not averaged over tokens in `step`'s report.
 _TOTALS = ("loss", "tokens", "micro_batches")
-
-
-def _disable_dropout(model: torch.nn.Module) -> None:
-    """Dropout off: the pre-update logprobs must equal the ones that carry the gradient."""
-    for module in model.modules():
-        if isinstance(module, torch.nn.Dropout):
-            module.p = 0.0
-        if isinstance(getattr(module, "attention_dropout", None), float):
-            module.attention_dropout = 0.0
 
 
 class LearnerBase:
@@ -140,31 +128,12 @@ class LearnerBase:
         return tokenizer, pad if pad is not None else tokenizer.eos_token_id
 
     def _load_policy(self, model: str) -> torch.nn.Module:
-        """The trainable policy in float32, dropout off, on the device (unless FSDP moves it)."""
-        from transformers import AutoConfig, AutoModelForCausalLM
-
+        """The trainable policy (rl/learners/models.py) on the device (unless FSDP moves it)."""
         config = self.config
-        model_config = AutoConfig.from_pretrained(model)
-        for key, value in config.policy_overrides.items():
-            current = getattr(model_config, key, None)
-            merged = (
-                {**current, **value}
-                if isinstance(current, dict) and isinstance(value, dict)
-                else value
-            )
-            setattr(model_config, key, merged)
-        policy = AutoModelForCausalLM.from_pretrained(
-            model, config=model_config, dtype=torch.float32
-        )
-        policy.config.use_cache = False
-        _disable_dropout(policy)
         self.share_prompts = config.share_prompts
-        if config.gradient_checkpointing:
-            policy.gradient_checkpointing_enable(
-                gradient_checkpointing_kwargs={"use_reentrant": False}
-            )
-            if self.share_prompts:  # the shared-prompt caches survive a replay
-                allow_cache_under_checkpointing(policy)
+        policy = load_policy(
+            model, config.policy_overrides, config.gradient_checkpointing, self.share_prompts
+        )
         # Names vLLM loads: parameters (tied ones once) and persistent buffers, before wrapping.
         persistent = set(policy.state_dict())
         self.weight_names = [name for name, _ in policy.named_parameters()]
@@ -182,12 +151,7 @@ class LearnerBase:
 
     def _load_reference(self, model: str) -> torch.nn.Module:
         """A frozen copy of the starting policy, in the compute dtype."""
-        from transformers import AutoModelForCausalLM
-
-        dtype = torch.bfloat16 if self.bf16 else torch.float32
-        reference = AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
-        reference.config.use_cache = False
-        reference.requires_grad_(False).eval()
+        reference = load_reference(model, self.bf16)
         if self.parallel != "fsdp":
             reference.to(self.device)
         return reference
