@@ -116,6 +116,16 @@ def check_registries(config: Any) -> None:
     check_eval_sets(config)
 
 
+def check_grpo_only_placement(config: Any, algorithm: str) -> None:
+    """learner.nodes places the learner relative to a GRPO run's rollout workers; the LongPO
+    and Self-Lengthen runs start their learners while generation is stopped."""
+    if config.learner.nodes != "any":
+        raise ValueError(
+            f"learner.nodes={config.learner.nodes}: a {algorithm} run trains while its rollout "
+            "workers are stopped, so there is nothing to place it by; leave learner.nodes=any"
+        )
+
+
 def check_longpo(config: Any) -> None:
     """A longpo run's pair options, levels (values of the chunk_tokens axis, the curriculum's
     bounds) and eval sets; fills the options with the generator's defaults."""
@@ -123,6 +133,8 @@ def check_longpo(config: Any) -> None:
 
     from curricula import build_curriculum
     from synth.longpo import LongPOConfig
+
+    check_grpo_only_placement(config, "longpo")
 
     try:
         options = LongPOConfig.model_validate(config.data.options)
@@ -166,6 +178,8 @@ def check_self_lengthen(config: Any) -> None:
 
     from synth.self_lengthen import SelfLengthenConfig
     from synth.self_lengthen_prompts import load_seed_instructions
+
+    check_grpo_only_placement(config, "self_lengthen")
 
     try:
         options = SelfLengthenConfig.model_validate(config.data.options)

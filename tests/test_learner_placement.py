@@ -25,6 +25,17 @@ def test_the_selector_names_the_rollout_nodes():
         node_selector("colocated", [])
 
 
+@pytest.mark.parametrize("recipe", ["longpo", "self_lengthen"])
+def test_runs_without_live_rollouts_refuse_a_node_layout(recipe):
+    from rl.config_io import ConfigError, load_config
+    from rl.run import CONFIGS
+
+    path = REPO / "configs" / f"{recipe}.yaml"
+    with pytest.raises(ConfigError, match="leave learner.nodes=any"):
+        load_config(CONFIGS[recipe], path, ["learner.nodes=colocated"])
+    assert load_config(CONFIGS[recipe], path, []).learner.nodes == "any"
+
+
 @pytest.fixture(scope="module")
 def two_nodes():
     import ray
