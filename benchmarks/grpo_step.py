@@ -29,6 +29,18 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 
 
+# Overrides for a timed run: one fixed level, no replay or probe prompts, no evaluation, no
+# wandb, no progress bar, so every step is the same work on both sides of a comparison.
+TIMED_RUN = [
+    "eval.sets={}",
+    "curriculum.schedule.kind=fixed_level",
+    "curriculum.replay_frac=0",
+    "curriculum.probe_frac=0",
+    "logging.wandb=disabled",
+    "logging.progress=false",
+]
+
+
 def length_parity(prompts, completions, **columns) -> list[float]:
     """The reward TRL's side uses too (benchmarks/grpo_step_trl.py)."""
     texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
@@ -81,12 +93,7 @@ def ours(
             f"trainer.micro_batch_size={args.batch_size}",
             "tasks.h1.reward=length_parity",
             "tasks.h1.options={}",  # plain h1 prompts at horizon 1, as TRL gets them
-            "eval.sets={}",
-            "curriculum.schedule.kind=fixed_level",
-            "curriculum.replay_frac=0",
-            "curriculum.probe_frac=0",
-            "logging.wandb=disabled",
-            "logging.progress=false",
+            *TIMED_RUN,
             f"max_staleness={max_staleness}",
             *PRECISION[precision][0],
             *args.extra,

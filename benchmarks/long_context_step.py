@@ -97,11 +97,6 @@ def drawn_prompts(length: int, tokenizer: str, steps: int, per_step: int, seed: 
     return prompts
 
 
-def length_parity(prompts, completions, **columns) -> list[float]:
-    texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
-    return [float(len(text) % 2 == 0) for text in texts]
-
-
 def kv_cache_gib(path: str, tokens: int) -> float:
     """Room for the prompt once and every completion, twice over (vLLM's blocks round up)."""
     from rl.memory import load_shape
@@ -110,6 +105,8 @@ def kv_cache_gib(path: str, tokens: int) -> float:
 
 
 def time_ours(args, path: str, length: int) -> dict:
+    from grpo_step import TIMED_RUN, length_parity
+
     import rewards
     from rl.config import RunConfig
     from rl.config_io import load_config
@@ -138,12 +135,7 @@ def time_ours(args, path: str, length: int) -> dict:
         "trainer.dtype=float32",
         "trainer.gradient_checkpointing=true",
         f"trainer.micro_batch_size={args.prompts * group}",
-        "eval.sets={}",
-        "curriculum.schedule.kind=fixed_level",
-        "curriculum.replay_frac=0",
-        "curriculum.probe_frac=0",
-        "logging.wandb=disabled",
-        "logging.progress=false",
+        *TIMED_RUN,
         "max_staleness=0",
     ]
     config = load_config(RunConfig, None, overrides)
