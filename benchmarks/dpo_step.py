@@ -10,6 +10,9 @@ passages of `--completion-tokens` tokens; sigmoid DPO, beta 0.1, AdamW. Ours: DP
 reference log-probs precomputed once (not in the step), each pair's prompt run once for both
 completions, the vocabulary head in chunks. TRL: DPOTrainer with its defaults (a reference
 model scores every batch; `--trl-precompute` times TRL's own precomputed reference too).
+Gradient checkpointing is the same on both sides: on by default, as in TRL's DPOConfig (at 8K
+without it the activations of two 8K sequences dominate memory); `--no-gradient-checkpointing`
+turns it off on both.
 Each side runs in a fresh process; its peak RSS (ru_maxrss) covers the model load and the steps,
 so the memory ratio is of whole processes. Timed: `--steps` steps after one warm-up step.
 Goal (issue #16): >= 1.5x faster at 4K and above, <= 0.7x TRL's peak memory.
@@ -56,14 +59,19 @@ def batch_ids(tokenizer, prompt_tokens: int, completion_tokens: int, pairs: int)
     return samples
 
 
-def time_ours(model_path: str, samples: list[dict], steps: int, threads: int) -> float:
+def time_ours(
+    model_path: str, samples: list[dict], steps: int, threads: int, checkpointing: bool
+) -> float:
     import torch
 
     from rl.learners import DPOLearner
     from rl.learners.config import TrainerConfig
 
     torch.set_num_threads(threads)
-    config = TrainerConfig(loss="dpo", dpo_beta=0.1, lr=1e-6, micro_batch_size=2, dtype="float32")
+    config = TrainerConfig(
+        loss="dpo", dpo_beta=0.1, lr=1e-6, micro_batch_size=2, dtype="float32",
+        gradient_checkpointing=checkpointing,
+    )  # fmt: skip
     learner = DPOLearner(model_path, config, total_steps=steps + 2, seed=0)
     for sample in samples:
         sample["chosen_mask"] = [1] * len(sample["chosen_token_ids"])
@@ -78,7 +86,12 @@ def time_ours(model_path: str, samples: list[dict], steps: int, threads: int) ->
 
 
 def time_trl(
-    model_path: str, samples: list[dict], steps: int, threads: int, precompute: bool
+    model_path: str,
+    samples: list[dict],
+    steps: int,
+    threads: int,
+    precompute: bool,
+    checkpointing: bool,
 ) -> float:
     import torch
     from datasets import Dataset
@@ -94,7 +107,7 @@ def time_trl(
         output_dir=tempfile.mkdtemp(), beta=0.1, loss_type=["sigmoid"], report_to=[],
         per_device_train_batch_size=len(rows), max_length=None, use_cpu=True, learning_rate=1e-6,
         max_steps=steps + 1, logging_steps=10_000, save_strategy="no", dataloader_num_workers=0,
-        precompute_ref_log_probs=precompute,
+        precompute_ref_log_probs=precompute, gradient_checkpointing=checkpointing,
     )  # fmt: skip
     dataset = Dataset.from_list(rows * (steps + 1))
     # The batch is already tokenized (the same ids ours gets): TRL's text preparation is skipped.
@@ -114,9 +127,12 @@ def one_side(args: argparse.Namespace) -> None:
     samples = batch_ids(AutoTokenizer.from_pretrained(path), args.prompt_tokens,
                         args.completion_tokens, args.pairs)  # fmt: skip
     if args.side == "ours":
-        seconds = time_ours(path, samples, args.steps, args.threads)
+        seconds = time_ours(path, samples, args.steps, args.threads, args.gradient_checkpointing)
     else:
-        seconds = time_trl(path, samples, args.steps, args.threads, args.side == "trl-precompute")
+        precompute = args.side == "trl-precompute"
+        seconds = time_trl(
+            path, samples, args.steps, args.threads, precompute, args.gradient_checkpointing
+        )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(json.dumps({"seconds": seconds, "peak_bytes": peak}))
 
@@ -129,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--trl-precompute", action="store_true", help="also time TRL's precompute")
+    parser.add_argument(
+        "--gradient-checkpointing", action=argparse.BooleanOptionalAction, default=True,
+        help="on both sides (default on: TRL's DPOConfig default)",
+    )  # fmt: skip
     parser.add_argument("--side", choices=("ours", "trl", "trl-precompute"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.side:
@@ -136,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         one_side(args)
         return 0
     sides = ["ours", "trl"] + (["trl-precompute"] if args.trl_precompute else [])
+    checkpointing = "on" if args.gradient_checkpointing else "off"
+    print(f"pairs {args.pairs}, completions {args.completion_tokens} tokens, steps {args.steps}, "
+          f"threads {args.threads}, gradient checkpointing {checkpointing} (both sides)")  # fmt: skip
     print("| prompt tokens | side | s/step | peak GiB | speed-up | memory ratio |")
     print("|---|---|---|---|---|---|")
     for tokens in args.prompt_tokens:
@@ -143,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         for side in sides:
             command = [sys.executable, __file__, "--side", side, "--prompt-tokens", str(tokens),
                        "--completion-tokens", str(args.completion_tokens), "--pairs",
-                       str(args.pairs), "--steps", str(args.steps), "--threads", str(args.threads)]  # fmt: skip
+                       str(args.pairs), "--steps", str(args.steps), "--threads", str(args.threads),
+                       "--gradient-checkpointing" if args.gradient_checkpointing
+                       else "--no-gradient-checkpointing"]  # fmt: skip
             out = subprocess.run(command, capture_output=True, text=True, check=True, cwd=REPO)
             results[side] = json.loads(out.stdout.strip().splitlines()[-1])
         ours = results["ours"]
