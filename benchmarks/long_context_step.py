@@ -97,19 +97,13 @@ def drawn_prompts(length: int, tokenizer: str, steps: int, per_step: int, seed: 
     return prompts
 
 
-def kv_cache_gib(path: str, tokens: int) -> float:
-    """Room for the prompt once and every completion, twice over (vLLM's blocks round up)."""
-    from rl.memory import load_shape
-
-    return max(0.25, 2 * load_shape(path).kv_bytes_per_token(4) * tokens / 2**30)
-
-
 def time_ours(args, path: str, length: int) -> dict:
     from grpo_step import TIMED_RUN, length_parity
 
     import rewards
     from rl.config import RunConfig
     from rl.config_io import load_config
+    from rl.context_check import resolve_kv_cache
     from rl.driver import running
     from rl.rundir import MetricsLogger, make_run_dir, read_metrics
 
@@ -129,7 +123,7 @@ def time_ours(args, path: str, length: int) -> dict:
         "rollout.backend=vllm",
         "rollout.dtype=float32",
         f"rollout.max_model_len={length + completion + 64}",
-        f"rollout.kv_cache_gib={kv_cache_gib(path, args.prompts * (length + group * completion)):.3f}",
+        "rollout.kv_cache_gib=auto",
         "trainer.loss=dr_grpo",
         "trainer.beta=0",
         "trainer.dtype=float32",
@@ -138,7 +132,8 @@ def time_ours(args, path: str, length: int) -> dict:
         *TIMED_RUN,
         "max_staleness=0",
     ]
-    config = load_config(RunConfig, None, overrides)
+    config, kv_line = resolve_kv_cache(load_config(RunConfig, None, overrides))
+    print(kv_line, file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="long-context-") as output_dir:
         config.output_dir = output_dir
         run_dir = make_run_dir(output_dir, "ours", resume=False)

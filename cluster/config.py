@@ -7,7 +7,7 @@ the embedded 135M model (vLLM's CPU build, float32, a 1 GiB KV cache per worker)
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -44,9 +44,11 @@ class RolloutConfig(BaseModel):
     vLLM decodes ~1.6x faster, docs/cluster.md), float32 elsewhere."""
     max_model_len: int = Field(default=2048, ge=16)
     """Longest prompt plus completion, in tokens; longer prompts are rejected."""
-    kv_cache_gib: float | None = Field(default=1.0, gt=0.0)
+    kv_cache_gib: Annotated[float, Field(gt=0.0)] | Literal["auto"] | None = 1.0
     """KV cache size per worker in GiB. None lets vLLM size it from gpu_memory_utilization
-    (on CPU a share of the memory node, which these VMs under-report)."""
+    (on CPU a share of the memory node, which these VMs under-report). `auto` (GRPO runs):
+    sized at start from the rollout batch and its longest prompt, capped by the memory
+    available (rl/context_check.auto_kv_cache); on a GPU it means None."""
     gpu_memory_utilization: float = Field(default=0.5, gt=0.0, le=1.0)
     """Share of device memory vLLM may take when kv_cache_gib is None."""
     enforce_eager: bool = True

@@ -80,6 +80,10 @@ class RolloutPool:
         from cluster.ray_setup import init_ray
         from models import resolve_model
 
+        if config.kv_cache_gib == "auto":  # the run sizes it from its batch before the pool starts
+            raise ValueError(
+                "rollout.kv_cache_gib=auto must be resolved to GiB before the pool starts"
+            )
         self.config = config
         self.model = resolve_model(model)
         self._started_ray = init_ray(address)

@@ -326,7 +326,7 @@ def _engine_line(shape: Shape, rollout: Any, memory: float) -> str:
     parts = engine_bytes(shape, rollout.max_model_len, tp)
     budget = (
         parts["weights"] + rollout.kv_cache_gib * GIB / tp
-        if rollout.kv_cache_gib
+        if rollout.kv_cache_gib not in (None, "auto")  # auto on a GPU: vLLM's own sizing
         else rollout.gpu_memory_utilization * memory * GIB
     )
     need = parts["weights"] + parts["kv cache"]

@@ -156,10 +156,17 @@ def main(argv: list[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 2
     if algorithm == "grpo":
-        from rl.context_check import prompt_length_warnings
+        from rl.context_check import prompt_length_warnings, resolve_kv_cache, top_prompts
 
-        for warning in prompt_length_warnings(config):
+        prompts = top_prompts(config)
+        for warning in prompt_length_warnings(config, prompts):
             print(f"warning: {warning}", file=sys.stderr)
+        try:
+            config, kv_line = resolve_kv_cache(config, prompts)
+        except ValueError as error:
+            print(f"config error: {error}", file=sys.stderr)
+            return 2
+        fit += [kv_line] if kv_line else []
         missing = missing_records(config)  # a recipe's data is made first (docs/recipes.md)
         if missing and not args.dry_run:
             more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
@@ -213,6 +220,11 @@ def check_outside_world(
         raise ConfigError(f"config error: model: {error}") from None
     from rl.context_check import kv_cache_error
 
+    if config.rollout.kv_cache_gib == "auto" and config.algorithm != "grpo":
+        raise ConfigError(
+            "config error: rollout.kv_cache_gib=auto sizes the cache from a GRPO batch; "
+            f"give {config.algorithm} runs a size in GiB"
+        )
     problem = kv_cache_error(config.model, config.rollout)
     if problem:
         raise ConfigError(f"config error: {problem}")

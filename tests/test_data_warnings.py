@@ -70,3 +70,46 @@ def test_kv_cache_capacity_matches_vllm_and_a_cache_too_small_is_refused(embedde
     assert "holds 233 tokens" in kv_cache_error("embedded", small)
     assert kv_cache_error("embedded", small.model_copy(update={"backend": "hf"})) is None
     assert kv_cache_error("embedded", small.model_copy(update={"kv_cache_gib": 0.05})) is None
+
+
+def test_auto_kv_cache_holds_the_batch_and_grows_with_the_longest_prompt(embedded_model_path):
+    """rollout.kv_cache_gib=auto: prompts x (longest prompt + n x max_tokens), block-rounded,
+    in the model's KV bytes a token; capped by the memory available; refused when one
+    max_model_len sequence cannot fit."""
+    import pytest
+
+    from rl.config import RunConfig
+    from rl.config_io import load_config
+    from rl.context_check import auto_kv_cache
+
+    config = load_config(RunConfig, None, ["rollout.kv_cache_gib=auto", "rollout.dtype=float32"])
+    per_token = 46_080  # SmolLM2 in float32 (the test above)
+    plenty = 64 * 2**30
+
+    def gib(longest: int | None, **update) -> float:
+        run = config.model_copy(update=update) if update else config
+        return auto_kv_cache(run, {"t": ({}, longest)}, plenty)[0]
+
+    # 8 prompts x (300 + 16 + 8 x (64 + 16)) tokens
+    assert abs(gib(300) - 8 * (316 + 8 * 80) * per_token / 2**30) < 0.011
+    assert gib(900) > gib(300)  # the longest prompt sizes it
+    assert gib(None) == gib(1024 - 64)  # a prompt not measured here may fill the context
+    assert gib(300, prompts_per_step=16) > gib(300)
+    rollout = config.rollout.model_copy(update={"num_workers": 2})
+    assert gib(300, rollout=rollout) < gib(300)  # each worker holds its share of the prompts
+    # little memory free: capped at half of it, and said
+    size, line = auto_kv_cache(config, {"t": ({}, 900)}, int(0.2 * 2**30))
+    assert size == 0.1 and "the batch runs in waves" in line
+    with pytest.raises(ValueError, match="one sequence of rollout.max_model_len=1,024 tokens"):
+        auto_kv_cache(config, {"t": ({}, 900)}, int(0.05 * 2**30))
+    # on a GPU vLLM sizes it from gpu_memory_utilization
+    gpu = config.rollout.model_copy(update={"gpus_per_worker": 1.0})
+    assert auto_kv_cache(config.model_copy(update={"rollout": gpu}), {}, plenty)[0] is None
+
+
+def test_a_dry_run_shows_the_auto_kv_cache(capsys):
+    from rl.run import main
+
+    assert main(["--dry-run", "rollout.kv_cache_gib=auto"]) == 0
+    out = capsys.readouterr().out
+    assert "kv_cache_gib: 0." in out and "kv cache:   auto: 0." in out
