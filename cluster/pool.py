@@ -88,7 +88,6 @@ class RolloutPool:
         self.model = resolve_model(model)
         self._started_ray = init_ray(address)
         self._placement_groups: list[Any] = []
-        self._broadcast = None
         self._weights_ref = None
         self.version = 0
         started = time.perf_counter()
@@ -202,25 +201,46 @@ class RolloutPool:
     # ---------------------------------------------------------------- weights
 
     def load_weights(self, state_dict: dict[str, Any], version: int) -> list[int]:
-        """Update every engine in place from the learner's state dict (HF parameter names),
-        given as tensors or as an ObjectRef to a (packed) state dict.
+        """Update every engine in place from a state dict (HF parameter names), given as
+        tensors or as an ObjectRef to a (packed) state dict, through Ray's object store (also
+        under weight_transport=nccl: base weights from disk, a restarted worker).
 
         Returns each worker's policy version after the load.
         """
+        import ray
+
+        from cluster.weights import put_state_dict
+
         started = time.perf_counter()
-        if self.config.weight_transport == "nccl":
-            versions = self._nccl().broadcast(state_dict, version)
-        else:
-            import ray
+        # One object per load; each worker gets it from shared memory. An ObjectRef (e.g.
+        # a learner actor's packed weights) is already in the object store: pass it on.
+        is_ref = isinstance(state_dict, ray.ObjectRef)
+        ref = state_dict if is_ref else put_state_dict(state_dict)
+        versions = get([worker.load_weights.remote(ref, version) for worker in self.workers])
+        self._weights_ref = ref  # kept to bring a restarted worker up to date
+        self._loaded(version, started)
+        return versions
 
-            from cluster.weights import put_state_dict
+    def publish_from(self, learner: Any, version: int, dtype: str | None = None) -> list[int]:
+        """A learner actor's (or rl.learner_group's) weights into every engine, cast to `dtype`
+        (None: as they are); returns each worker's policy version after.
 
-            # One object per load; each worker gets it from shared memory. An ObjectRef (e.g.
-            # a learner actor's packed weights) is already in the object store: pass it on.
-            is_ref = isinstance(state_dict, ray.ObjectRef)
-            ref = state_dict if is_ref else put_state_dict(state_dict)
-            versions = get([worker.load_weights.remote(ref, version) for worker in self.workers])
-            self._weights_ref = ref  # kept to bring a restarted worker up to date
+        Object store: the learner's packed weights go from its actor straight to the workers
+        (one put, many gets). NCCL: the learner's rank 0, the process that holds the CUDA
+        tensors, joins one group with the engines and broadcasts each tensor once
+        (Learner.broadcast_weights; never run here: no GPU)."""
+        if self.config.weight_transport != "nccl":
+            # The pool is idle here; without its old copy the store reuses those pages.
+            self.release_weights()
+            return self.load_weights(learner.packed_weights.remote(dtype), version)
+        started = time.perf_counter()
+        sizes = [self.config.tensor_parallel_size] * len(self.workers)
+        versions = get(learner.broadcast_weights.remote(self.workers, sizes, version, dtype))
+        self._weights_ref = None  # nothing kept: a restarted worker cannot re-join (_resync)
+        self._loaded(version, started)
+        return versions
+
+    def _loaded(self, version: int, started: float) -> None:
         self.version = version
         log.info(
             "loaded policy version %d into %d worker(s) in %.2f s",
@@ -228,7 +248,6 @@ class RolloutPool:
             len(self.workers),
             time.perf_counter() - started,
         )
-        return versions
 
     def release_weights(self) -> None:
         """Drop the weights kept for restarted workers, so the object store can reuse their
@@ -263,23 +282,6 @@ class RolloutPool:
             )
         ray.get(self.workers[worker].load_weights.remote(self._weights_ref, self.version))
 
-    def _nccl(self):
-        """The learner side of the NCCL path, connected on first use (never run here: no GPU)."""
-        if self._broadcast is None:
-            import ray
-            from vllm.utils.network_utils import get_open_port
-
-            from cluster.weights import NCCLWeightBroadcast
-
-            self._broadcast = NCCLWeightBroadcast(
-                self.workers,
-                [self.config.tensor_parallel_size] * len(self.workers),
-                master_address=ray.util.get_node_ip_address(),
-                master_port=get_open_port(),
-            )
-            self._broadcast.connect()
-        return self._broadcast
-
     # ---------------------------------------------------------------- lifecycle
 
     def shutdown(self) -> None:
@@ -288,9 +290,6 @@ class RolloutPool:
 
         from cluster.ray_setup import shutdown_ray
 
-        if self._broadcast is not None:
-            self._broadcast.close()
-            self._broadcast = None
         for worker in getattr(self, "workers", []):
             ray.kill(worker, no_restart=True)
         self.workers = []

@@ -8,6 +8,8 @@ Two paths:
   - NCCL broadcast (learner and workers on GPUs): the learner process joins one NCCL group
     with every engine's GPU workers (rank 0 = learner) and broadcasts each tensor once,
     through vLLM's `weight_transfer` engines (`WeightTransferConfig(backend="nccl")`).
+    The learner's rank 0 opens the group (Learner.broadcast_weights, via
+    cluster.pool.RolloutPool.publish_from): the tensors never leave its GPU.
     NOT EXERCISED: the project's machines have no GPU, so this path is written against
     vLLM 0.32's and PyTorch's APIs and has never run; treat its first GPU run as a test.
 
@@ -175,3 +177,19 @@ class NCCLWeightBroadcast:
             ray.get([worker.shutdown_weight_transfer_engine.remote() for worker in self.workers])
             self.group.destroy()
             self.group = None
+
+
+def open_broadcast(workers: list[Any], tensor_parallel_sizes: list[int]) -> NCCLWeightBroadcast:
+    """An NCCLWeightBroadcast from this process to `workers`, connected: the group meets at
+    this node's address on a port free here (Ray says the address; nothing is hard-coded)."""
+    import ray
+    from vllm.utils.network_utils import get_open_port
+
+    broadcast = NCCLWeightBroadcast(
+        workers,
+        tensor_parallel_sizes,
+        master_address=ray.util.get_node_ip_address(),
+        master_port=get_open_port(),
+    )
+    broadcast.connect()
+    return broadcast

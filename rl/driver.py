@@ -211,18 +211,12 @@ class Driver:
     def sync_weights(self, version: int) -> list[int]:
         """Learner weights into every rollout engine; returns the workers' policy versions.
 
-        Object-store transport: the learner's packed weights go from its actor straight to the
-        workers (one put, many gets), already in the engines' dtype: a bfloat16 engine would
-        round the float32 weights the same way on load, so half the bytes travel. The NCCL path
-        broadcasts tensors, so it fetches them.
+        Already in the engines' dtype: a bfloat16 engine would round the float32 weights the
+        same way on load, so half the bytes travel (cluster.pool.publish_from: from the
+        learner's actor through the object store, or its GPU over NCCL).
         """
-        if self.config.rollout.weight_transport == "nccl":
-            return self.pool.load_weights(ray.get(self.learner.weights.remote()), version)
         dtype = self.config.rollout.engine_dtype()
-        wire = None if dtype == "float32" else dtype
-        # The pool is idle here; without its old copy the store reuses those pages for the new.
-        self.pool.release_weights()
-        return self.pool.load_weights(self.learner.packed_weights.remote(wire), version)
+        return self.pool.publish_from(self.learner, version, None if dtype == "float32" else dtype)
 
     # ------------------------------------------------------------ the loop
     def run(self) -> None:

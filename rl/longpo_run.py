@@ -129,8 +129,7 @@ class LongPORun:
             return {}
         record = self.held_out("pairs")
         if self.evaluator.enabled:
-            self.pool.release_weights()
-            self.pool.load_weights(self.learner.packed_weights.remote(None), step + 1)
+            self.pool.publish_from(self.learner, step + 1)
             metrics, improved = self.evaluator.evaluate(self.pool, step)
             record.update(metrics)
             if improved:

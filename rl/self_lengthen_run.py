@@ -67,17 +67,17 @@ class RoleWeights:
         wanted = self.source(role)
         if wanted == self.loaded:
             return
-        self.pool.release_weights()
         self.version += 1
         if wanted == "base":
             from safetensors.torch import load_file
 
-            weights: Any = {}
+            self.pool.release_weights()
+            weights: dict[str, Any] = {}
             for file in sorted(Path(self.base_path).glob("*.safetensors")):
                 weights.update(load_file(str(file)))
+            self.pool.load_weights(weights, self.version)
         else:
-            weights = self.learners[wanted].packed_weights.remote(None)
-        self.pool.load_weights(weights, self.version)
+            self.pool.publish_from(self.learners[wanted], self.version)
         self.loaded = wanted
 
     def complete(self, role: str):

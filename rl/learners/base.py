@@ -14,9 +14,9 @@ and the loss of one micro-batch. Everything else lives here:
   forward    completion-token logprobs: each distinct prompt once with its KV cache
              (rl/learners/shared_prompt.py), the vocabulary head a chunk at a time
              (rl/learners/vocab_head.py);
-  weights    CPU tensors under Hugging Face names (vLLM's `load_weights`); tied embeddings once,
-             as `model.embed_tokens.weight`, exactly the keys of the saved safetensors;
-  state      state_dict / load_state_dict, save / load (rl/learners/checkpoint.py).
+  weights    CPU tensors under Hugging Face names (vLLM's `load_weights`), packed for Ray's object
+             store or broadcast over NCCL; and state: state_dict / load_state_dict, save / load
+             (both in rl/learners/weights_state.py).
 
 Precision: master weights and optimizer state are float32; on a GPU (dtype auto) the forward runs
 under bfloat16 autocast and logprobs are computed in float32. A frozen reference is held in the
@@ -37,19 +37,19 @@ import random
 import time
 from collections import defaultdict
 from contextlib import nullcontext
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from cluster.config import native_bf16
-from rl.learners import checkpoint, sharding
+from rl.learners import sharding
 from rl.learners.batching import collate
 from rl.learners.config import TrainerConfig
 from rl.learners.lr_schedule import build_scheduler
 from rl.learners.models import load_policy, load_reference
 from rl.learners.shared_prompt import collate_shared, shared_prompt_outputs
 from rl.learners.vocab_head import head_logprobs, plain_head, token_logprobs
+from rl.learners.weights_state import WeightsAndState
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 _TOTALS = ("loss", "tokens", "micro_batches")
 
 
-class LearnerBase:
+class LearnerBase(WeightsAndState):
     """The shared machinery; subclasses implement the four objective hooks at the bottom."""
 
     temperature: float = 1.0
@@ -364,58 +364,3 @@ class LearnerBase:
         """Metrics from the summed stats: by default each one's mean over tokens."""
         tokens = max(sums.get("tokens", 0.0), 1.0)
         return {f"{key}_mean": value / tokens for key, value in sums.items() if key not in _TOTALS}
-
-    # ------------------------------------------------------------------ weights and state
-    def weights(self, dtype: str | None = None, copy: bool = True) -> dict[str, torch.Tensor]:
-        """CPU copies of the policy weights under HF names; `dtype` (e.g. "bfloat16") casts them.
-        `copy=False` returns the parameters themselves where they already are CPU tensors of
-        that dtype (for a checkpoint written before the next update; saves one model of memory).
-
-        With several ranks rank 0 gets the weights, the others an empty dict; under FSDP every
-        rank must call it (the full state is gathered once, then cast).
-        """
-        if self.parallel == "fsdp":
-            state = sharding.full_model_state(self.model)  # a collective
-        else:
-            state = dict(self.model.named_parameters())
-            state.update(self.model.named_buffers())
-        if self.rank != 0:
-            return {}
-        cast = getattr(torch, dtype) if dtype else None
-        return {
-            name: state[name].detach().to("cpu", dtype=cast, copy=copy)
-            for name in self.weight_names
-        }
-
-    def packed_weights(self, dtype: str | None = None) -> dict[str, Any]:
-        """`weights()` as numpy arrays (cluster.weights.pack_state_dict): returned from a Ray
-        actor they land in the object store once, and every rollout worker maps them
-        zero-copy, without a round trip through the driver. No copy before that: Ray writes
-        the return value into the store before this actor runs its next method (called
-        directly, outside Ray, the arrays alias the live parameters)."""
-        from cluster.weights import pack_state_dict
-
-        return pack_state_dict(self.weights(dtype, copy=False))
-
-    def state_dict(self) -> dict[str, Any]:
-        """Policy, optimizer, schedule, step count and RNG states, all on CPU. On a CPU learner
-        the tensors are the live ones, not copies: write or copy them before the next step."""
-        return checkpoint.learner_state(self)
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what `state_dict` returned; the tied lm_head follows embed_tokens."""
-        checkpoint.load_learner_state(self, state)
-
-    def save(self, path: str | Path) -> None:
-        """Write `path` as an HF model directory (transformers and vLLM load it as it is) plus
-        `trainer_state.pt`, atomically (rl/learners/checkpoint.py). Under FSDP every rank must
-        call it."""
-        checkpoint.save(self, Path(path))
-
-    def save_policy(self, path: str | Path) -> None:
-        """Only the policy, as an HF model directory (no optimizer): a run's `best`."""
-        checkpoint.save_policy(self, Path(path))
-
-    def load(self, path: str | Path) -> None:
-        """Restore a checkpoint written by `save`."""
-        checkpoint.load(self, Path(path))
