@@ -55,7 +55,7 @@ def prompt_length_warnings(config: Any, prompts: dict | None = None) -> list[str
     (`prompts`: top_prompts(config), when already measured)."""
     limit, answer = config.rollout.max_model_len, config.sampling.max_tokens
     warnings = []
-    for name, (level, tokens) in (prompts or top_prompts(config)).items():
+    for name, (level, tokens) in (top_prompts(config) if prompts is None else prompts).items():
         if tokens is None or tokens + answer <= limit:
             continue
         shown = ", ".join(f"{axis}={value}" for axis, value in level.items())
@@ -67,15 +67,20 @@ def prompt_length_warnings(config: Any, prompts: dict | None = None) -> list[str
     return warnings
 
 
-def kv_cache_tokens(model: str, kv_cache_gib: float, dtype: str) -> int | None:
-    """How many tokens `kv_cache_gib` of KV cache holds for the model (keys and values of every
-    layer, in the engine's dtype; rl/memory.py's shape); None when the shape is unknown here."""
+def kv_bytes_per_token(model: str, dtype: str) -> int | None:
+    """Bytes of KV cache one token takes (keys and values of every layer, in the engine's
+    dtype; rl/memory.py's shape); None when the shape is unknown here."""
     from rl.memory import load_shape
 
     shape = load_shape(model)
-    if shape is None:
-        return None
-    return int(kv_cache_gib * 2**30 // shape.kv_bytes_per_token(4 if dtype == "float32" else 2))
+    return None if shape is None else shape.kv_bytes_per_token(4 if dtype == "float32" else 2)
+
+
+def kv_cache_tokens(model: str, kv_cache_gib: float, dtype: str) -> int | None:
+    """How many tokens `kv_cache_gib` of KV cache holds for the model; None when its shape is
+    unknown here."""
+    per_token = kv_bytes_per_token(model, dtype)
+    return None if per_token is None else int(kv_cache_gib * 2**30 // per_token)
 
 
 def kv_cache_error(model: str, rollout: Any) -> str | None:
@@ -114,10 +119,8 @@ def auto_kv_cache(
     rollout, sampling = config.rollout, config.sampling
     if rollout.on_gpu:
         return None, "kv cache:   auto on GPU: vLLM sizes it from rollout.gpu_memory_utilization"
-    from rl.memory import load_shape
-
-    shape = load_shape(config.model)
-    if shape is None:
+    per_token = kv_bytes_per_token(config.model, rollout.engine_dtype())
+    if per_token is None:
         return 0.5, "kv cache:   auto: the model's shape is not known here, 0.5 GiB per worker"
     limit, answer = rollout.max_model_len, sampling.max_tokens
     lengths = [tokens for _, tokens in prompts.values()]
@@ -128,7 +131,6 @@ def auto_kv_cache(
     per_worker = math.ceil(config.prompts_per_step / rollout.num_workers)
     tokens = per_worker * (longest + BLOCK_TOKENS + sampling.n * (answer + BLOCK_TOKENS))
     tokens = max(tokens, limit + BLOCK_TOKENS)
-    per_token = shape.kv_bytes_per_token(4 if rollout.engine_dtype() == "float32" else 2)
     if available_bytes is None:
         import psutil
 
@@ -143,13 +145,13 @@ def auto_kv_cache(
             f"{available_bytes / 2**30:.1f} GiB available allows: lower max_model_len or "
             "rollout.num_workers"
         )
-    size = min(tokens * per_token, room)
-    gib = math.ceil(size / 2**30 * 100) / 100
+    need = tokens * per_token
+    gib = math.ceil(min(need, room) / 2**30 * 100) / 100
     line = (
         f"kv cache:   auto: {gib:.2f} GiB per worker for ~{tokens:,} tokens ({per_worker} prompts "
         f"x (~{longest:,} prompt + {sampling.n} x {answer} completion tokens))"
     )
-    if tokens * per_token > room:
+    if need > room:
         line += (
             f", capped at {AUTO_MEMORY_SHARE:.0%} of the memory available: the batch runs in waves"
         )
