@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from rl.learners import GRPOLearner as Learner
 from rl.learners.config import TrainerConfig
@@ -143,6 +144,55 @@ def test_shared_prompts_under_gradient_checkpointing_give_the_plain_gradients_at
     assert shared_sums["tokens"] == plain_sums["tokens"]
     for (name, a), b in zip(plain.model.named_parameters(), shared.model.parameters(), strict=True):
         torch.testing.assert_close(b.grad, a.grad, rtol=1e-3, atol=1e-6, msg=name)
+
+
+class KernelCount(TorchDispatchMode):
+    """Counts the calls of one aten op that really run: a replay that selective checkpointing
+    answers from its saved outputs never reaches this (outer) mode."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.name, self.count = name, 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func.__name__.split(".")[0] == self.name:
+            self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def test_one_prompt_under_checkpointing_keeps_attention_and_gives_the_plain_gradients(
+    tiny_model_path,
+):
+    """One prompt (the prefix a view per row, not a copy) under checkpointing, against the plain
+    layout without it: same loss and gradients; and the attention kernels run once per pass
+    and layer, the replay reusing their outputs (rl/learners/models.py)."""
+    made = []
+    for share, checkpointing in ((True, True), (False, False)):
+        config = TrainerConfig(
+            lr=1e-3, share_prompts=share, gradient_checkpointing=checkpointing, micro_batch_size=4
+        )
+        made.append(
+            Learner(tiny_model_path, config, total_steps=2, seed=0, max_completion_length=16)
+        )
+    shared, plain = made
+    text = shared.tokenizer("A long road winds through the hills to the sea. " * 120)["input_ids"]
+    batch = [
+        {
+            "prompt_token_ids": text[:1024],
+            "completion_token_ids": text[1030 + 7 * r : 1030 + 7 * r + 4 + 4 * r],
+            "rollout_logprobs": [-1.0] * (4 + 4 * r),
+            "advantage": float(r) - 1.5,
+        }
+        for r in range(4)
+    ]
+    with KernelCount("_scaled_dot_product_flash_attention_for_cpu") as kernels:
+        shared_sums = shared.accumulate(batch)
+    plain_sums = plain.accumulate(batch)
+    assert shared_sums["loss"] == pytest.approx(plain_sums["loss"], rel=1e-4, abs=1e-7)
+    for (name, a), b in zip(plain.model.named_parameters(), shared.model.parameters(), strict=True):
+        torch.testing.assert_close(b.grad, a.grad, rtol=1e-3, atol=1e-6, msg=name)
+    layers = shared.model.config.num_hidden_layers
+    assert kernels.count == 2 * layers  # the prompt pass and the completion pass, no replays
 
 
 def test_shared_prompts_on_the_real_model(embedded_model_path, questions):

@@ -141,8 +141,7 @@ class TrainerConfig(BaseModel):
     share_prompts: bool = True
     """Run each distinct prompt of a micro-batch once and its completions on its KV cache
     (rl/learners/shared_prompt.py): about G times fewer prompt tokens per update, same logprobs
-    and gradients.
-    Off under gradient checkpointing, which drops the cache."""
+    and gradients, also under gradient checkpointing."""
 
     logit_chunk_tokens: int | None = Field(default=1024, ge=1)
     """Apply the vocabulary head to this many completion tokens of a micro-batch at a time,
@@ -152,7 +151,8 @@ class TrainerConfig(BaseModel):
     4 x 4K-token completions and Qwen's 152K vocabulary the whole logits would be 10 GB."""
 
     gradient_checkpointing: bool = False
-    """Recompute activations in the backward pass: less memory, about a third more compute."""
+    """Recompute activations in the backward pass: less memory, about a third more compute. The
+    attention kernels' outputs are kept, not recomputed (rl/learners/models.py)."""
 
     dtype: Literal["auto", "fast", "float32", "bfloat16"] = "auto"
     """Compute dtype. auto: bfloat16 autocast on a GPU, float32 on CPU; fast: bfloat16 autocast

@@ -9,6 +9,7 @@ overrides), frozen, in the compute dtype.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import torch
@@ -39,9 +40,36 @@ def overridden_config(model: str, overrides: dict[str, Any]) -> Any:
     return config
 
 
+def _attention_ops() -> set:
+    aten = torch.ops.aten
+    return {
+        aten._scaled_dot_product_flash_attention_for_cpu.default,
+        aten._scaled_dot_product_flash_attention.default,
+        aten._scaled_dot_product_efficient_attention.default,
+        aten._scaled_dot_product_cudnn_attention.default,
+    }
+
+
+def _save_attention(ops: set, ctx: Any, op: Any, *args: Any, **kwargs: Any) -> Any:
+    from torch.utils.checkpoint import CheckpointPolicy
+
+    return CheckpointPolicy.MUST_SAVE if op in ops else CheckpointPolicy.PREFER_RECOMPUTE
+
+
+def attention_saving_contexts() -> Any:
+    """Selective checkpointing: a layer's replay recomputes everything but the attention kernel,
+    whose outputs (and log-sum-exp) the first forward kept. The kernel is the quadratic part: at
+    8K tokens it is about half of a layer's forward on CPU, while its output is only the size of
+    the layer's input (B x T x H), which checkpointing keeps anyway."""
+    from torch.utils.checkpoint import create_selective_checkpoint_contexts
+
+    return create_selective_checkpoint_contexts(partial(_save_attention, _attention_ops()))
+
+
 def load_policy(model: str, overrides: dict[str, Any], checkpointing: bool, shared_prompts: bool):
     """The trainable policy on CPU: float32, dropout and KV cache off, checkpointing if asked
-    (the shared-prompt caches kept under it: rl/learners/shared_prompt.py)."""
+    (attention outputs kept; the shared-prompt caches kept under it:
+    rl/learners/shared_prompt.py)."""
     from transformers import AutoModelForCausalLM
 
     config = overridden_config(model, overrides)
@@ -49,7 +77,12 @@ def load_policy(model: str, overrides: dict[str, Any], checkpointing: bool, shar
     policy.config.use_cache = False
     disable_dropout(policy)
     if checkpointing:
-        policy.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        policy.gradient_checkpointing_enable(
+            gradient_checkpointing_kwargs={
+                "use_reentrant": False,
+                "context_fn": attention_saving_contexts,
+            }
+        )
         if shared_prompts:  # the shared-prompt caches survive a replay
             allow_cache_under_checkpointing(policy)
     return policy
