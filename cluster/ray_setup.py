@@ -15,8 +15,10 @@ the machine ends the killed driver's Ray and removes its session directory.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import socket
 
 from cluster import ray_owner
 
@@ -95,11 +97,39 @@ def init_ray(
     return True
 
 
-def shutdown_ray(started: bool) -> None:
-    """Undo init_ray: a local Ray we started stops; from a joined cluster we only disconnect."""
+def head_address() -> str | None:
+    """host:port of the Ray head (its GCS) this process is connected to; None if none."""
     import ray
 
-    if started and ray.is_initialized():
+    if not ray.is_initialized():
+        return None
+    return ray.get_runtime_context().gcs_address
+
+
+def head_reachable(timeout: float = 2.0) -> bool:
+    """Whether the Ray head this process is connected to still accepts connections. When it is
+    gone every Ray call waits for it (60 s by default) and then Ray ends the process."""
+    address = head_address()
+    if not address:
+        return False
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def shutdown_ray(started: bool, head_lost: bool = False) -> None:
+    """Undo init_ray: a local Ray we started stops; from a joined cluster we only disconnect.
+    With the head lost there is nothing to talk to: Ray's own shutdown (now and at exit) would
+    wait for it and then abort the process, so it is skipped; a local Ray's processes are still
+    ended by pid."""
+    import ray
+
+    if head_lost:
+        atexit.unregister(ray.shutdown)
+    elif started and ray.is_initialized():
         ray.shutdown()
     if started:
         ray_owner.release()  # what shutdown left of a local Ray we started; none when joined

@@ -28,7 +28,7 @@ from typing import Any
 import ray
 from tqdm import tqdm
 
-from cluster import ray_owner
+from cluster import ray_owner, ray_setup
 from cluster.node_report import node_report
 from cluster.pool import RolloutPool
 from cluster.ray_setup import init_ray, object_store_bytes, shutdown_ray
@@ -67,8 +67,13 @@ LOST_PROCESS = (
 
 
 class ProcessLost(RuntimeError):
-    """A Ray process the run needs died (the learner, a node): the run stops with one line that
-    names it and the checkpoint `--resume` continues from; Ray's node report is in run.log."""
+    """A Ray process the run needs died (the learner, a node, the head): the run stops with one
+    line that names it and the checkpoint `--resume` continues from; Ray's node report is in
+    run.log. `head_lost`: the cluster's head is gone, so nothing of Ray can be cleaned up."""
+
+    def __init__(self, message: str, head_lost: bool = False):
+        super().__init__(message)
+        self.head_lost = head_lost
 
 
 def learner_samples(batch: Batch, scale: bool) -> list[dict[str, Any]]:
@@ -337,7 +342,7 @@ def running(
     if resume:
         prepare_resume(run_dir)
     started = start_ray(config, run_dir)
-    parts = None
+    parts, head_lost = None, False
     try:
         parts = build(config)
         ray_owner.refresh()  # record the actors' processes too: reaped if this driver is killed
@@ -353,11 +358,15 @@ def running(
         log.error("%s; what Ray's node logged:\n%s", type(error).__name__, report)
         cause = (str(error).strip().splitlines() or [""])[0][:160]
         message = f"a Ray process of the run died ({type(error).__name__}: {cause})"
-        raise ProcessLost(resumable(message, run_dir)) from error
+        address = ray_setup.head_address()
+        head_lost = not ray_setup.head_reachable()
+        if head_lost:
+            message = f"the Ray head at {address} died or is unreachable ({type(error).__name__})"
+        raise ProcessLost(resumable(message, run_dir), head_lost) from error
     finally:
-        if parts is not None:
+        if parts is not None and not head_lost:  # without a head, killing actors would hang
             parts.pool.shutdown()
-        shutdown_ray(started)
+        shutdown_ray(started, head_lost)
 
 
 def run(config: RunConfig, resume: bool = False) -> int:
