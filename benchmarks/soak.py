@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("extra", nargs="*", help="dotted overrides for rl/run.py")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="soak-"))
+    print(f"work directory: {work} (the run: {work / 'soak'})", flush=True)
     env = dict(os.environ, LONGHORIZON_CACHE=str(work / "cache"), WANDB_MODE="offline")
     env.setdefault("LONGHORIZON_MODELS_DIR", str(Path("~/.cache/longhorizon/models").expanduser()))
     command = [
