@@ -106,10 +106,9 @@ def head_address() -> str | None:
     return ray.get_runtime_context().gcs_address
 
 
-def head_reachable(timeout: float = 2.0) -> bool:
-    """Whether the Ray head this process is connected to still accepts connections. When it is
+def head_reachable(address: str | None, timeout: float = 2.0) -> bool:
+    """Whether the Ray head at `address` (head_address()) still accepts connections. When it is
     gone every Ray call waits for it (60 s by default) and then Ray ends the process."""
-    address = head_address()
     if not address:
         return False
     host, _, port = address.rpartition(":")

@@ -31,7 +31,6 @@ from tqdm import tqdm
 from cluster import ray_owner, ray_setup
 from cluster.node_report import node_report
 from cluster.pool import RolloutPool
-from cluster.ray_setup import init_ray, object_store_bytes, shutdown_ray
 from cluster.worker_logs import runtime_env
 from curricula import Curriculum, build_curriculum
 from models import resolve_model
@@ -149,9 +148,11 @@ def start_ray(config: RunConfig, run_dir: Path | None = None) -> bool:
     the workers' own output to run_dir/run.log (cluster/worker_logs.py).
     Returns what cluster.ray_setup.init_ray returns: pass it to shutdown_ray."""
     ray_config = config.ray
-    store = object_store_bytes(resolve_model(config.model), ray_config.object_store_gib)
+    store = ray_setup.object_store_bytes(resolve_model(config.model), ray_config.object_store_gib)
     env = runtime_env(run_dir / watch.RUN_LOG) if run_dir is not None else None
-    return init_ray(ray_config.address, ray_config.num_cpus, ray_config.dashboard, store, env)
+    return ray_setup.init_ray(
+        ray_config.address, ray_config.num_cpus, ray_config.dashboard, store, env
+    )
 
 
 class Driver:
@@ -359,14 +360,14 @@ def running(
         cause = (str(error).strip().splitlines() or [""])[0][:160]
         message = f"a Ray process of the run died ({type(error).__name__}: {cause})"
         address = ray_setup.head_address()
-        head_lost = not ray_setup.head_reachable()
+        head_lost = not ray_setup.head_reachable(address)
         if head_lost:
             message = f"the Ray head at {address} died or is unreachable ({type(error).__name__})"
         raise ProcessLost(resumable(message, run_dir), head_lost) from error
     finally:
         if parts is not None and not head_lost:  # without a head, killing actors would hang
             parts.pool.shutdown()
-        shutdown_ray(started, head_lost)
+        ray_setup.shutdown_ray(started, head_lost)
 
 
 def run(config: RunConfig, resume: bool = False) -> int:
