@@ -9,7 +9,6 @@ overrides), frozen, in the compute dtype.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import torch
@@ -40,20 +39,19 @@ def overridden_config(model: str, overrides: dict[str, Any]) -> Any:
     return config
 
 
-def _attention_ops() -> set:
-    aten = torch.ops.aten
-    return {
-        aten._scaled_dot_product_flash_attention_for_cpu.default,
-        aten._scaled_dot_product_flash_attention.default,
-        aten._scaled_dot_product_efficient_attention.default,
-        aten._scaled_dot_product_cudnn_attention.default,
-    }
+# The fused attention kernels scaled_dot_product_attention dispatches to (CPU, CUDA).
+ATTENTION_OPS = {
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu.default,
+    torch.ops.aten._scaled_dot_product_flash_attention.default,
+    torch.ops.aten._scaled_dot_product_efficient_attention.default,
+    torch.ops.aten._scaled_dot_product_cudnn_attention.default,
+}
 
 
-def _save_attention(ops: set, ctx: Any, op: Any, *args: Any, **kwargs: Any) -> Any:
+def _save_attention(ctx: Any, op: Any, *args: Any, **kwargs: Any) -> Any:
     from torch.utils.checkpoint import CheckpointPolicy
 
-    return CheckpointPolicy.MUST_SAVE if op in ops else CheckpointPolicy.PREFER_RECOMPUTE
+    return CheckpointPolicy.MUST_SAVE if op in ATTENTION_OPS else CheckpointPolicy.PREFER_RECOMPUTE
 
 
 def attention_saving_contexts() -> Any:
@@ -63,7 +61,7 @@ def attention_saving_contexts() -> Any:
     the layer's input (B x T x H), which checkpointing keeps anyway."""
     from torch.utils.checkpoint import create_selective_checkpoint_contexts
 
-    return create_selective_checkpoint_contexts(partial(_save_attention, _attention_ops()))
+    return create_selective_checkpoint_contexts(_save_attention)
 
 
 def load_policy(model: str, overrides: dict[str, Any], checkpointing: bool, shared_prompts: bool):
