@@ -83,9 +83,18 @@ def test_collate_shared_holds_each_prompt_once(tiny_model_path, questions):
     assert tensors["completion_positions"][0, :3].tolist() == [first_prompt + t for t in range(3)]
 
 
+@pytest.fixture(params=["packed", "rows"])
+def completion_layout(request, monkeypatch):
+    """Both ways the completion pass can run (shared_prompt.PACK_RATIO picks one by lengths)."""
+    from rl.learners import shared_prompt
+
+    monkeypatch.setattr(shared_prompt, "PACK_RATIO", 0.0 if request.param == "packed" else 1e9)
+    return request.param
+
+
 @pytest.mark.parametrize("micro_batch_size", [GROUP * 3, 2])
 def test_shared_prompts_give_the_plain_logprobs_and_gradients(
-    tiny_model_path, questions, micro_batch_size
+    tiny_model_path, questions, micro_batch_size, completion_layout
 ):
     shared, plain = learner_pair(tiny_model_path, micro_batch_size=micro_batch_size, beta=0.01)
     batch = grouped_batch(shared, questions)
@@ -102,7 +111,7 @@ def test_shared_prompts_give_the_plain_logprobs_and_gradients(
 
 
 def test_shared_prompts_under_gradient_checkpointing_give_the_plain_gradients_at_2k(
-    tiny_model_path,
+    tiny_model_path, completion_layout
 ):
     """The backward pass replays each layer's forward; the shared-prompt caches must give the
     replay what the first run saw. Two ~2K-token prompts x 3 completions, against the plain
@@ -152,20 +161,22 @@ class KernelCount(TorchDispatchMode):
 
     def __init__(self, name: str):
         super().__init__()
-        self.name, self.count = name, 0
+        self.name, self.count, self.key_rows = name, 0, set()
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         if func.__name__.split(".")[0] == self.name:
             self.count += 1
+            self.key_rows.add(args[1].shape[0])  # (query, key, value, ...)
         return func(*args, **(kwargs or {}))
 
 
 def test_one_prompt_under_checkpointing_keeps_attention_and_gives_the_plain_gradients(
     tiny_model_path,
 ):
-    """One prompt (the prefix a view per row, not a copy) under checkpointing, against the plain
-    layout without it: same loss and gradients; and the attention kernels run once per pass
-    and layer, the replay reusing their outputs (rl/learners/models.py)."""
+    """One prompt under checkpointing, against the plain layout without it: same loss and
+    gradients; the attention kernels run once per pass and layer, the replay reusing their
+    outputs (rl/learners/models.py); and they see the prompt's keys once (one packed row), never
+    a copy per completion."""
     made = []
     for share, checkpointing in ((True, True), (False, False)):
         config = TrainerConfig(
@@ -193,6 +204,43 @@ def test_one_prompt_under_checkpointing_keeps_attention_and_gives_the_plain_grad
         torch.testing.assert_close(b.grad, a.grad, rtol=1e-3, atol=1e-6, msg=name)
     layers = shared.model.config.num_hidden_layers
     assert kernels.count == 2 * layers  # the prompt pass and the completion pass, no replays
+    assert kernels.key_rows == {1}
+
+
+def test_packed_layout_places_each_completion_in_its_prompts_row():
+    """Two prompts (the first left-padded), three rows for one and one for the other: each row's
+    inputs land in its slot, and a query sees its prompt's real tokens and its own earlier
+    tokens only."""
+    from rl.learners.shared_prompt import packed_layout
+
+    samples = [
+        {
+            "prompt_token_ids": [7, 8] if r < 3 else [9, 9, 9],
+            "completion_token_ids": [100 + 10 * r + t for t in range(2 + r % 3)],
+            "rollout_logprobs": [-1.0] * (2 + r % 3),
+            "advantage": 0.0,
+        }
+        for r in (0, 3, 1, 2)  # prompts interleaved in the batch
+    ]
+    tensors = collate_shared(samples, pad_token_id=0)
+    layout = packed_layout(tensors)
+    width = tensors["completion_ids"].shape[1] - 1  # 3: the longest completion has 4 tokens
+    assert layout["ids"].shape == (2, 3 * width)
+    assert layout["slot"].tolist() == [0, 0, 1, 2]
+    rows = zip(tensors["prompt_index"].tolist(), layout["slot"].tolist(), strict=True)
+    for b, (k, j) in enumerate(rows):
+        got = layout["ids"][k, j * width : (j + 1) * width]
+        assert got.tolist() == tensors["completion_ids"][b, :-1].tolist()
+        positions = layout["positions"][k, j * width : (j + 1) * width]
+        assert positions.tolist() == tensors["completion_positions"][b, :-1].tolist()
+    visible = layout["visible"]
+    prompt_width = tensors["prompt_ids"].shape[1]  # 3; prompt 0 has one pad column
+    assert visible.shape == (2, 3 * width, prompt_width + 3 * width)
+    assert not visible[0, :, 0].any() and visible[0, :, 1:prompt_width].all()
+    assert visible[1, :, :prompt_width].all()
+    query = width + 1  # slot 1, its second token
+    own = visible[0, query, prompt_width:]
+    assert own.nonzero().flatten().tolist() == [width, width + 1]
 
 
 def test_shared_prompts_on_the_real_model(embedded_model_path, questions):

@@ -3,10 +3,12 @@
 Every completion of a group continues the same prompt. The plain layout (rl/learners/batching.py)
 runs each row as prompt + completion, so a batch of K prompts x G completions pushes K*G*(P + C)
 tokens through the model, forward and backward. Here the K distinct prompts run once with a KV
-cache, the cache is copied to each prompt's completion rows (`index_select`, which autograd follows
-back into the prompt's forward), and the completions run on top of it: K*P + K*G*C tokens. With h1's
-prompts (~100-250 tokens) and G = 4 that is 1.5-2x fewer tokens per update; the logprobs and
-gradients are the plain layout's up to float rounding (tests/test_learner_shared_prompt.py).
+cache, and each prompt's completions run packed side by side in one row on top of it, each
+masked to see the prompt and its own earlier tokens (`packed_layout`): K*P + K*G*C tokens, and
+every attention layer reads a prompt's keys and values once, where a row per completion would
+hold G copies of them. With h1's prompts (~100-250 tokens) and G = 4 that is 1.5-2x fewer
+tokens per update, at 8K-token prompts ~G x less attention memory; the logprobs and gradients
+are the plain layout's up to float rounding (tests/test_learner_shared_prompt.py).
 
 Logits: completion token 0 is predicted by the prompt's last position, token t > 0 by completion
 position t - 1, so the completion pass takes tokens 0..C-2 and the last token is never an input.
@@ -41,8 +43,8 @@ class _RecordOnce(DynamicLayer):
 
 
 class _ReadOnlyPrefix(DynamicLayer):
-    """The prompt's keys and values, one row per completion row, in front of the completion's
-    own; nothing is stored, so a checkpoint replay of the completion pass sees the same prefix."""
+    """The prompt's keys and values in front of the completions' own; nothing is stored, so a
+    checkpoint replay of the completion pass sees the same prefix."""
 
     def __init__(self, keys: torch.Tensor, values: torch.Tensor):
         super().__init__()
@@ -114,10 +116,72 @@ def collate_shared(samples: list[dict[str, Any]], pad_token_id: int) -> dict[str
     }
 
 
+def packed_layout(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Where each completion row's inputs sit when a prompt's rows are packed into one sequence.
+
+    Row b of prompt k takes slot j (its rank among k's rows): columns j*W .. j*W + W-1 of packed
+    row k, W = C - 1 inputs (the last completion token is never an input). Returns
+    slot (B,), ids and positions (K, M*W) (empty slots: pad ids, positions after the prompt),
+    and `visible` (K, M*W, P + M*W), bool: a query sees its prompt's real tokens and the
+    earlier tokens of its own slot, never another completion.
+    """
+    index, ids = tensors["prompt_index"], tensors["completion_ids"][:, :-1]
+    prompts, (rows, width) = tensors["prompt_ids"].shape[0], ids.shape
+    counts = torch.bincount(index, minlength=prompts)
+    # rank of each row among its prompt's rows, in batch order
+    slot = torch.zeros(rows, dtype=torch.long)
+    for k in range(prompts):
+        slot[index == k] = torch.arange(int(counts[k]))
+    slots = int(counts.max())
+    packed = slots * width
+    columns = slot * width  # (B,) first packed column of each row
+    targets = index[:, None] * packed + columns[:, None] + torch.arange(width)[None, :]
+    packed_ids = torch.zeros(prompts * packed, dtype=ids.dtype)  # empty slots: any token
+    packed_ids[targets.reshape(-1)] = ids.reshape(-1)
+    lengths = tensors["prompt_mask"].sum(dim=1)  # (K,)
+    positions = lengths[:, None] + (torch.arange(packed) % width)[None, :]
+    flat_positions = positions.reshape(-1).clone()
+    flat_positions[targets.reshape(-1)] = tensors["completion_positions"][:, :-1].reshape(-1)
+    block = torch.arange(packed) // width
+    step = torch.arange(packed) % width
+    own = (block[:, None] == block[None, :]) & (step[:, None] >= step[None, :])  # (MW, MW)
+    prefix = tensors["prompt_mask"].bool()[:, None, :].expand(prompts, packed, -1)
+    visible = torch.cat([prefix, own[None].expand(prompts, -1, -1)], dim=2)
+    return {
+        "slot": slot,
+        "ids": packed_ids.view(prompts, packed),
+        "positions": flat_positions.view(prompts, packed),
+        "visible": visible,
+    }
+
+
+def _attention_mask(visible: torch.Tensor, model: torch.nn.Module, dtype: torch.dtype):
+    """The 4D mask the model's attention takes as is: bool for SDPA (True = attend), additive
+    for the eager path."""
+    mask = visible[:, None, :, :]
+    if getattr(model.config, "_attn_implementation", "sdpa") == "sdpa":
+        return mask
+    zero = torch.zeros((), dtype=dtype)
+    return torch.where(mask, zero, torch.finfo(dtype).min)
+
+
+# Packing reads the prompt's keys once but lets every completion's queries meet every other
+# completion's keys (masked, still computed): attention over the completions costs G x more.
+# Worth it when the prompt is the larger part, the long-context case; with h1's short prompts
+# and long completions the row layout is cheaper. Pack when prompt >= PACK_RATIO x the
+# completions of its group together; tests set 0 (always) or inf (never) to run both paths.
+PACK_RATIO = 1.0
+
+
+def packs(tensors: dict[str, torch.Tensor]) -> bool:
+    slots = int(torch.bincount(tensors["prompt_index"]).max())
+    width = tensors["completion_ids"].shape[1] - 1
+    return tensors["prompt_ids"].shape[1] >= PACK_RATIO * slots * width
+
+
 def per_row(states: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """A prompt's states (K, ...) for each completion row (B, ...). One prompt (a GRPO group, a
-    DPO pair): a view, where a copy would hold B x the prompt's KV for every layer at once
-    (2 x 8K tokens of the 135M model: 0.75 GB) for the whole pass."""
+    """A prompt's states (K, ...) for each completion row (B, ...): a view for one prompt, where
+    a copy would hold B x the prompt's states for the whole pass."""
     if states.shape[0] == 1:
         return states.expand(index.shape[0], *states.shape[1:])
     return states.index_select(0, index)
@@ -148,15 +212,32 @@ def shared_prompt_outputs(
     completion_ids = tensors["completion_ids"]
     if completion_ids.shape[1] == 1:
         return first
-    # (K, ...) -> (B, ...): each completion row gets its prompt's states; gradients flow back
-    # through the copy into the prompt pass.
+    width = completion_ids.shape[1] - 1
+    if packs(tensors):
+        # Each prompt's completions in one row on top of its keys and values, which every layer
+        # then reads once (a row per completion: G copies a layer, concatenated and repeated
+        # for grouped-query heads, ~0.5 GB a layer for G = 8 at 32K tokens).
+        layout = packed_layout(tensors)
+        cache = Cache(layers=[_ReadOnlyPrefix(r.keys, r.values) for r in record.layers])
+        dtype = next(model.parameters()).dtype
+        packed = body(
+            input_ids=layout["ids"],
+            attention_mask=_attention_mask(layout["visible"], model, dtype),
+            position_ids=layout["positions"],
+            past_key_values=cache,
+            use_cache=True,
+        )
+        rest = output(packed)
+        rest = rest.view(rest.shape[0], -1, width, rest.shape[-1])[index, layout["slot"]]
+        return torch.cat([first, rest], dim=1)
+    # A row per completion, each with its prompt's states in front; gradients flow back through
+    # `per_row` into the prompt pass.
     cache = Cache(
         layers=[
-            _ReadOnlyPrefix(per_row(layer.keys, index), per_row(layer.values, index))
-            for layer in record.layers
+            _ReadOnlyPrefix(per_row(r.keys, index), per_row(r.values, index)) for r in record.layers
         ]
     )
-    rest = body(
+    rows = body(
         input_ids=completion_ids[:, :-1],
         attention_mask=torch.cat(
             [tensors["prompt_mask"].index_select(0, index), tensors["completion_mask"][:, :-1]],
@@ -166,4 +247,4 @@ def shared_prompt_outputs(
         past_key_values=cache,
         use_cache=True,
     )
-    return torch.cat([first, output(rest)], dim=1)
+    return torch.cat([first, output(rows)], dim=1)
