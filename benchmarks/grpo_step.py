@@ -73,7 +73,7 @@ def ours(
     import rewards
     from rl.config import RunConfig
     from rl.config_io import load_config
-    from rl.driver import running
+    from rl.lifetime import running
     from rl.rundir import MetricsLogger, make_run_dir, read_metrics
 
     rewards.REWARDS["length_parity"] = length_parity

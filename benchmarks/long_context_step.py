@@ -104,7 +104,7 @@ def time_ours(args, path: str, length: int) -> dict:
     from rl.config import RunConfig
     from rl.config_io import load_config
     from rl.context_check import resolve_kv_cache
-    from rl.driver import running
+    from rl.lifetime import running
     from rl.rundir import MetricsLogger, make_run_dir, read_metrics
 
     rewards.REWARDS["length_parity"] = length_parity

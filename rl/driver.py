@@ -11,16 +11,14 @@ policy); `Prefetch` (rl/prefetch.py) owns that overlap. Checkpoints (rl/checkpoi
 `Cadence` of `checkpoint.*`) hold the learner, the curriculum, the step and the next step's
 choices and prefetched rollouts, so a resumed run makes exactly the data choices of an
 uninterrupted one; rl/resume.py cuts the run's records back to the checkpoint first.
+rl/lifetime.py starts Ray, builds the components, runs a Driver and stops everything again.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,51 +26,24 @@ from typing import Any
 import ray
 from tqdm import tqdm
 
-from cluster import ray_owner, ray_setup
-from cluster.node_report import node_report
 from cluster.pool import RolloutPool
-from cluster.worker_logs import runtime_env
 from curricula import Curriculum, build_curriculum
 from models import resolve_model
-from rl import checkpoints, rollout_log, watch
+from rl import checkpoints, rollout_log
 from rl.collect import Batch, Collector
 from rl.config import RunConfig
-from rl.config_io import dump_config
 from rl.eval_loop import Evaluator, flat_metrics
 from rl.graceful import GracefulStop
 from rl.learner_actor import start_learner
-from rl.learner_group import LearnerRankError
 from rl.learners.advantages import group_advantages
 from rl.prefetch import Prefetch
-from rl.resume import prepare as prepare_resume
-from rl.resume import resume_step
-from rl.rundir import MetricsLogger, default_run_name, make_run_dir, read_metrics
+from rl.rundir import MetricsLogger
 from rl.scoring import Scorer
 from rl.stages import Stages
 from rl.step_metrics import batch_metrics, curriculum_results, level_key
-from rl.summary import render_summary
 from synth import get_generator
 
 log = logging.getLogger(__name__)
-# A Ray process of the run died (an actor, a worker, a raylet, a node): the run stops.
-LOST_PROCESS = (
-    ray.exceptions.RayActorError,
-    ray.exceptions.WorkerCrashedError,
-    ray.exceptions.NodeDiedError,
-    ray.exceptions.LocalRayletDiedError,
-    ray.exceptions.ObjectLostError,
-    ray.exceptions.OutOfMemoryError,
-)
-
-
-class ProcessLost(RuntimeError):
-    """A Ray process the run needs died (the learner, a node, the head): the run stops with one
-    line that names it and the checkpoint `--resume` continues from; Ray's node report is in
-    run.log. `head_lost`: the cluster's head is gone, so nothing of Ray can be cleaned up."""
-
-    def __init__(self, message: str, head_lost: bool = False):
-        super().__init__(message)
-        self.head_lost = head_lost
 
 
 def learner_samples(batch: Batch, scale: bool) -> list[dict[str, Any]]:
@@ -121,7 +92,7 @@ class Components:
 
 
 def build(config: RunConfig) -> Components:
-    """Every component of a run, in dependency order (Ray must be up: `start_ray`)."""
+    """Every component of a run, in dependency order (Ray must be up: rl.lifetime.start_ray)."""
     model_path = resolve_model(config.model)
     generators = {
         name: get_generator(task.generator, **task.options) for name, task in config.tasks.items()
@@ -140,19 +111,6 @@ def build(config: RunConfig) -> Components:
     stages = Stages(config.stages, curriculum, generators)
     collector = Collector(config, generators, curriculum, scorer, pool, stages)
     return Components(collector, curriculum, scorer, pool, learner, evaluator)
-
-
-def start_ray(config: RunConfig, run_dir: Path | None = None) -> bool:
-    """Join `config.ray.address` (or $RAY_ADDRESS), or start a local Ray sized for the run:
-    dashboard as configured, object store from the policy's weights (object_store_bytes),
-    the workers' own output to run_dir/run.log (cluster/worker_logs.py).
-    Returns what cluster.ray_setup.init_ray returns: pass it to shutdown_ray."""
-    ray_config = config.ray
-    store = ray_setup.object_store_bytes(resolve_model(config.model), ray_config.object_store_gib)
-    env = runtime_env(run_dir / watch.RUN_LOG) if run_dir is not None else None
-    return ray_setup.init_ray(
-        ray_config.address, ray_config.num_cpus, ray_config.dashboard, store, env
-    )
 
 
 class Driver:
@@ -325,82 +283,3 @@ class Driver:
 
 def _levels_text(levels: dict[str, dict[str, int]]) -> str:
     return " ".join(f"{task}:{level_key(level)}" for task, level in levels.items())
-
-
-def resumable(message: str, run_dir: Path) -> str:
-    """`message`, then the checkpoint `--resume` would continue from."""
-    latest = checkpoints.latest_checkpoint(run_dir / "checkpoints")
-    where = f"its last checkpoint, {latest.name}" if latest else "step 0 (no checkpoint yet)"
-    return f"{message}; `--resume name={run_dir.name}` continues from {where}"
-
-
-@contextmanager
-def running(
-    config: RunConfig, run_dir: Path, metrics: MetricsLogger, resume: bool = False
-) -> Iterator[Driver]:
-    """Ray, the components and a Driver for `run_dir`; the pool and a local Ray stop on exit.
-    Resuming, the run's records are first cut back to its last checkpoint (rl/resume.py)."""
-    if resume:
-        prepare_resume(run_dir)
-    started = start_ray(config, run_dir)
-    parts, head_lost = None, False
-    try:
-        parts = build(config)
-        ray_owner.refresh()  # record the actors' processes too: reaped if this driver is killed
-        driver = Driver(config, run_dir, parts, metrics)
-        if resume:
-            driver.resume()
-        yield driver
-    except LearnerRankError as error:  # Ray's wrapper spans lines; the group's message is one
-        cause = getattr(error, "cause", error)
-        raise ProcessLost(resumable(str(cause.args[0] if cause.args else cause), run_dir)) from None
-    except LOST_PROCESS as error:  # the cause is in the node's logs, not in the exception
-        report = node_report(ray_owner.session_dir())
-        log.error("%s; what Ray's node logged:\n%s", type(error).__name__, report)
-        cause = (str(error).strip().splitlines() or [""])[0][:160]
-        message = f"a Ray process of the run died ({type(error).__name__}: {cause})"
-        address = ray_setup.head_address()
-        head_lost = not ray_setup.head_reachable(address)
-        if head_lost:
-            message = f"the Ray head at {address} died or is unreachable ({type(error).__name__})"
-        raise ProcessLost(resumable(message, run_dir), head_lost) from error
-    finally:
-        if parts is not None and not head_lost:  # without a head, killing actors would hang
-            parts.pool.shutdown()
-        ray_setup.shutdown_ray(started, head_lost)
-
-
-def run(config: RunConfig, resume: bool = False) -> int:
-    """Run the whole training (`resume`: continue runs/<name> from its last checkpoint, or
-    start it fresh without one); returns a process exit code."""
-    name = config.name or default_run_name()
-    run_dir = make_run_dir(config.output_dir, name, resume)
-    (run_dir / "config.yaml").write_text(dump_config(config.model_copy(update={"name": name})))
-    log.info("run directory: %s", run_dir)
-    metrics = MetricsLogger(
-        run_dir,
-        config.model_dump(mode="json"),
-        config.logging.wandb,
-        config.logging.project,
-        name,
-        resume_step=resume_step(run_dir) if resume else None,
-    )
-    stop_watching = watch.start(config.logging, run_dir)
-    try:
-        with watch.failure_logged(run_dir), running(config, run_dir, metrics, resume) as driver:
-            driver.run()
-            evaluation = driver.evaluator.summary()
-    except ProcessLost as error:  # not a bug of ours: one line, exit 1, resumable
-        print(f"rl/run.py: {error}", file=sys.stderr)
-        return 1
-    finally:
-        metrics.close()
-        stop_watching()
-    print(render_summary(read_metrics(run_dir / "metrics.jsonl"), str(run_dir)))
-    if evaluation:
-        print(evaluation)
-    if config.logging.push_to_hub:
-        from rl.publish import publish_after_run
-
-        return publish_after_run(run_dir, config.logging.push_to_hub, config.logging.hub_private)
-    return 0

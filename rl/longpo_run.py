@@ -31,10 +31,10 @@ from models import resolve_model
 from rl import checkpoints
 from rl.completions import pool_complete
 from rl.config_io import dump_config
-from rl.driver import start_ray
 from rl.eval_loop import Evaluator, flat_metrics
 from rl.graceful import GracefulStop
 from rl.learner_actor import start_learner
+from rl.lifetime import start_ray
 from rl.longpo_config import LongPORunConfig
 from rl.preference_batches import pair_sample
 from rl.resume import prepare as prepare_resume

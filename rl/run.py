@@ -9,7 +9,8 @@
 
 Overrides are dotted keys (`section.key=value`, values parsed as YAML). A bad config stops
 the program before anything starts, with one line naming the key. The loop itself lives in
-rl/driver.py; this file only parses, validates and hands over.
+rl/driver.py, its lifetime (Ray up and down, a lost process as one line) in rl/lifetime.py; this
+file only parses, validates and hands over.
 """
 
 from __future__ import annotations
@@ -187,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     elif algorithm == "self_lengthen":
         from rl.self_lengthen_run import run
     else:
-        from rl.driver import run
+        from rl.lifetime import run
     return run(config, resume=resume)
 
 

@@ -35,8 +35,8 @@ from cluster.pool import RolloutPool
 from cluster.ray_setup import shutdown_ray
 from models import resolve_model
 from rl.config_io import dump_config
-from rl.driver import start_ray
 from rl.learner_actor import start_learner
+from rl.lifetime import start_ray
 from rl.rundir import MetricsLogger, default_run_name, make_run_dir, read_metrics
 from rl.self_lengthen_config import SelfLengthenRunConfig
 from rl.watch import failure_logged

@@ -58,7 +58,7 @@ def record(out: Path = FIXTURE) -> Path:
     import rewards
     from rl.config import RunConfig
     from rl.config_io import dump_config, load_config
-    from rl.driver import running
+    from rl.lifetime import running
     from rl.rundir import MetricsLogger, make_run_dir
     from synth import get_generator
 

@@ -21,7 +21,8 @@ import rewards
 from rl.checkpoints import latest_checkpoint, read_driver_state
 from rl.config import RunConfig
 from rl.config_io import load_config
-from rl.driver import Driver, ProcessLost, running
+from rl.driver import Driver
+from rl.lifetime import ProcessLost, running
 from rl.rundir import MetricsLogger, make_run_dir, read_metrics
 
 pytestmark = pytest.mark.slow
@@ -69,7 +70,7 @@ def tiny_config(tmp_path, name: str, *overrides: str) -> RunConfig:
 
 
 class Session:
-    """rl.driver.running for one run directory, with metrics files but no wandb."""
+    """rl.lifetime.running for one run directory, with metrics files but no wandb."""
 
     def __init__(self, config: RunConfig, resume: bool = False):
         self.config, self.resume = config, resume

@@ -78,7 +78,7 @@ def config_for(tmp_path, name: str, eval_file: Path, *overrides: str) -> RunConf
 
 
 def run_steps(config: RunConfig, resume: bool = False) -> Path:
-    from rl.driver import running
+    from rl.lifetime import running
 
     run_dir = make_run_dir(config.output_dir, config.name, resume)
     metrics = MetricsLogger(run_dir, {}, "disabled", "test", config.name)
