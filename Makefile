@@ -40,7 +40,7 @@ demo: models
 test: models
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest -q -m "not recipe"
+	$(PY) -m pytest -q -m "not recipe" --durations=25
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow"
