@@ -27,6 +27,7 @@ with no blank-line paragraph continues from a plain prompt instead of an empty a
 from __future__ import annotations
 
 import json
+import logging
 import random
 import statistics
 from collections import Counter
@@ -54,6 +55,9 @@ from synth.self_lengthen_prompts import (
     load_seed_instructions,
 )
 from synth.sft_example import SFTExample
+
+# A round's phases take minutes each on CPU: one line per phase says where it is.
+log = logging.getLogger(__name__)
 
 
 class SelfLengthenConfig(BaseModel):
@@ -184,10 +188,14 @@ class SelfLengthenGenerator:
         self._seed, self._calls = seed * 1000 + round_index, 0
         rng = random.Random(f"self_lengthen/{seed}/{round_index}/{max_tokens}")
         instructions = self.self_instruct(n, rng)
+        log.info("round %d: %d instructions; writing initial responses", round_index,
+                 len(instructions))  # fmt: skip
         initial = self.initial_responses(instructions, max_tokens)
         initial = self._length_sample(initial, lambda item: item[1], rng, "initial")
+        log.info("round %d: %d initial responses kept; extending them", round_index, len(initial))
         extended = self.extend_all(initial, max_tokens)
         extended = self._length_sample(extended, lambda item: item[2], rng, "extended")
+        log.info("round %d: %d extended responses kept", round_index, len(extended))
         self.last_round = {
             "instructions": len(instructions),
             "initial": len(initial),

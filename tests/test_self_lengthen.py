@@ -169,9 +169,13 @@ def scripted(prompts, sampling):
     return outputs
 
 
-def test_rows_for_both_roles_are_consistent_and_deterministic():
+def test_rows_for_both_roles_are_consistent_and_deterministic(caplog):
     generator = SelfLengthenGenerator(complete=scripted)
-    rows = generator.sample({"max_tokens": 256}, n=6, seed=0)
+    with caplog.at_level("INFO", logger="synth.self_lengthen"):
+        rows = generator.sample({"max_tokens": 256}, n=6, seed=0)
+    phases = [r.getMessage() for r in caplog.records if r.name == "synth.self_lengthen"]
+    assert phases[0] == "round 1: 6 instructions; writing initial responses"
+    assert phases[-1] == f"round 1: {len(rows) // 2} extended responses kept"
     assert rows and len(rows) % 2 == 0
     by_role = {role: [r for r in rows if r.role == role] for role in ("generator", "extender")}
     assert len(by_role["generator"]) == len(by_role["extender"])
