@@ -132,25 +132,20 @@ def packed_layout(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     slot = torch.zeros(rows, dtype=torch.long)
     for k in range(prompts):
         slot[index == k] = torch.arange(int(counts[k]))
-    slots = int(counts.max())
-    packed = slots * width
-    columns = slot * width  # (B,) first packed column of each row
-    targets = index[:, None] * packed + columns[:, None] + torch.arange(width)[None, :]
+    packed = int(counts.max()) * width
+    block, step = torch.arange(packed) // width, torch.arange(packed) % width
+    targets = index[:, None] * packed + slot[:, None] * width + torch.arange(width)[None, :]
     packed_ids = torch.zeros(prompts * packed, dtype=ids.dtype)  # empty slots: any token
     packed_ids[targets.reshape(-1)] = ids.reshape(-1)
-    lengths = tensors["prompt_mask"].sum(dim=1)  # (K,)
-    positions = lengths[:, None] + (torch.arange(packed) % width)[None, :]
-    flat_positions = positions.reshape(-1).clone()
-    flat_positions[targets.reshape(-1)] = tensors["completion_positions"][:, :-1].reshape(-1)
-    block = torch.arange(packed) // width
-    step = torch.arange(packed) % width
+    # every slot's positions continue its prompt (collate_shared's completion_positions)
+    positions = tensors["prompt_mask"].sum(dim=1)[:, None] + step[None, :]
     own = (block[:, None] == block[None, :]) & (step[:, None] >= step[None, :])  # (MW, MW)
     prefix = tensors["prompt_mask"].bool()[:, None, :].expand(prompts, packed, -1)
     visible = torch.cat([prefix, own[None].expand(prompts, -1, -1)], dim=2)
     return {
         "slot": slot,
         "ids": packed_ids.view(prompts, packed),
-        "positions": flat_positions.view(prompts, packed),
+        "positions": positions,
         "visible": visible,
     }
 
