@@ -66,6 +66,9 @@ class LonGenEval(BaseModel):
     """How many, spread evenly over the file's order (types and ranges); 0: every one."""
     max_tokens: int = Field(default=1024, ge=16)
     """The generator's budget per answer."""
+    samples: int = Field(default=1, ge=1)
+    """Answers per query (the paper: 1); the median, mean and score are over all of them. One
+    answer's length swings several-fold between samples, so more show a trend sooner."""
     every_round: bool = True
     """Score after every round; False: before round 1 and after the last only."""
 

@@ -224,12 +224,13 @@ class SelfLengthenRun:
             return {}
         queries = load_queries(spec.source, spec.language, spec.queries)
         options = SelfLengthenConfig(**self.config.data.options)
-        sampling = {"n": 1, "temperature": options.temperature, "top_p": options.top_p,
+        sampling = {"n": spec.samples, "temperature": options.temperature, "top_p": options.top_p,
                     "top_k": options.top_k, "repetition_penalty": options.repetition_penalty,
                     "max_tokens": spec.max_tokens, "seed": self.config.seed}  # fmt: skip
         prompts = [[{"role": "user", "content": row["query"]}] for row in queries]
-        answers = [texts[0] for texts in roles.complete("generator")(prompts, sampling)]
-        result = score_answers(queries, answers)
+        outputs = roles.complete("generator")(prompts, sampling)
+        answers = [text for texts in outputs for text in texts]  # a query's samples together
+        result = score_answers([row for row in queries for _ in range(spec.samples)], answers)
         where = self.round_dir(round_index)
         where.mkdir(parents=True, exist_ok=True)
         (where / "longen.json").write_text(json.dumps(result, indent=1))

@@ -77,13 +77,14 @@ def test_rounds_write_data_adapters_and_scores_and_resume(tmp_path):
         "data.options.response_attempts=2", "data.options.instruction_attempts=3",
         "data.options.judge=false",  # the 135M judge says no to most: tested with a script
         "data.options.micro_rounds=1",  # one expand-and-continue round: the loop, not the length
-        "sft.epochs=1", "sft.max_sequence_tokens=512", "eval.queries=2", "eval.max_tokens=64",
+        "sft.epochs=1", "sft.max_sequence_tokens=512", "eval.queries=2", "eval.samples=2", "eval.max_tokens=64",
         "rollout.dtype=float32", "trainer.dtype=float32",
     ]  # fmt: skip
     assert main([*base, "rounds=1"]) == 0
     run_dir = tmp_path / "sl"
     round_one = json.loads((run_dir / "rounds" / "round-1" / "round.json").read_text())
-    assert (run_dir / "rounds" / "round-0" / "longen.json").exists()
+    base_scores = json.loads((run_dir / "rounds" / "round-0" / "longen.json").read_text())
+    assert base_scores["queries"] == len(base_scores["per_query"]) == 2 * 2  # queries x samples
     assert (run_dir / "rounds" / "round-1" / "data" / "dataset_info.json").exists()
     for role in ("generator", "extender"):
         if round_one.get(f"sft/{role}/rows"):
