@@ -175,6 +175,8 @@ def one_side(args) -> None:
         timed["wall_s"] = time.perf_counter() - started
     timed["peak_bytes"] = memory.peak_pss
     print("RESULT " + json.dumps(timed), flush=True)
+    for values, pid, name in memory.breakdown[:8]:  # where the peak sits, for the curious
+        print(f"  PSS {values['Pss'] / 2**20:6.0f} MiB  pid {pid} {name}", file=sys.stderr)
 
 
 def run_side(args, side: str, length: int) -> dict:

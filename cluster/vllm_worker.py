@@ -19,6 +19,7 @@ import sys
 from typing import Any
 
 from cluster.config import RolloutConfig, SamplingConfig
+from cluster.heap import release_freed_memory
 from cluster.rollout import (
     Completion,
     EngineBase,
@@ -160,6 +161,7 @@ class VLLMEngine(EngineBase):
         outputs = self.llm.generate(
             [TokensPrompt(prompt_token_ids=ids) for ids in prompt_ids], params, use_tqdm=False
         )
+        release_freed_memory()  # the prefill's activations, before the learner's turn
         return [
             Rollout(
                 prompt_token_ids=list(output.prompt_token_ids),

@@ -42,12 +42,14 @@ from typing import Any
 import torch
 
 from cluster.config import native_bf16
+from cluster.heap import release_freed_memory
 from rl.learners import sharding
 from rl.learners.batching import collate
 from rl.learners.config import TrainerConfig
 from rl.learners.lr_schedule import build_scheduler
 from rl.learners.models import load_policy, load_reference
 from rl.learners.shared_prompt import collate_shared, shared_prompt_outputs
+from rl.learners.tiled_mlp import tile_mlps
 from rl.learners.vocab_head import head_logprobs, plain_head, token_logprobs
 from rl.learners.weights_state import WeightsAndState
 
@@ -138,6 +140,8 @@ class LearnerBase(WeightsAndState):
         persistent = set(policy.state_dict())
         self.weight_names = [name for name, _ in policy.named_parameters()]
         self.weight_names += [name for name, _ in policy.named_buffers() if name in persistent]
+        if config.mlp_tile_tokens and self.parallel != "fsdp":  # FSDP swaps parameters in forward
+            tile_mlps(policy, config.mlp_tile_tokens)
         if self.parallel != "fsdp":  # fully_shard moves (and shards) layer by layer itself
             policy.to(self.device)
         # The head is applied in chunks only apart from the decoder: not under FSDP (the root's
@@ -262,6 +266,7 @@ class LearnerBase(WeightsAndState):
             self.optimizer.zero_grad(set_to_none=True)
         self.scheduler.step()
         self.steps_done += 1
+        release_freed_memory()
         metrics = {
             "loss": sums["loss"] / len(plan),
             "grad_norm": sum(grad_norms) / len(plan),

@@ -150,6 +150,12 @@ class TrainerConfig(BaseModel):
     chunk without recompute (the embedded default's 4 x 128). None: always all at once. For
     4 x 4K-token completions and Qwen's 152K vocabulary the whole logits would be 10 GB."""
 
+    mlp_tile_tokens: int | None = Field(default=8192, ge=1)
+    """Run a decoder layer's MLP this many tokens at a time when a forward has more (a long
+    prompt), recomputing each tile in the backward (rl/learners/tiled_mlp.py): the MLP's
+    (tokens x intermediate) activations never exist whole. Shorter forwards run as usual. None:
+    never tiled. Not under FSDP."""
+
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass: less memory, about a third more compute. The
     attention kernels' outputs are kept, not recomputed (rl/learners/models.py)."""
