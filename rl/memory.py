@@ -13,8 +13,9 @@ them into `memory:` lines for the plan, or one ValueError line when a worker can
 
 Computed, not measured: activations are counted as 10 hidden + 4 intermediate values per token
 and layer (the inputs the backward keeps: norms, q/k/v, attention output, the SwiGLU MLP's four
-tensors), with the attention itself in a fused kernel that keeps no seq x seq scores. Allocator
-fragmentation and the CUDA context get `HEADROOM` of each GPU. Treat a close fit as a no.
+tensors; a tiled MLP's four for one tile only), with the attention itself in a fused kernel
+that keeps no seq x seq scores. Allocator fragmentation and the CUDA context get `HEADROOM` of
+each GPU. Treat a close fit as a no.
 """
 
 from __future__ import annotations
@@ -129,6 +130,8 @@ class LearnerLoad:
     response_tokens: int | None = None
     """Tokens after the prompt in a row (a shared prompt is sequence_tokens minus these); None:
     completion_tokens."""
+    mlp_tile_tokens: int | None = None
+    """The MLP runs this many tokens at a time (rl/learners/tiled_mlp.py); None: all at once."""
 
     def activation_tokens(self) -> int:
         """Tokens one micro-batch pushes through the decoder."""
@@ -157,7 +160,10 @@ def learner_bytes(shape: Shape, load: LearnerLoad) -> dict[str, float]:
     if load.fsdp:
         parts["gathered layers"] = 2 * compute * params / shape.layers  # one ahead (prefetch)
     tokens = load.activation_tokens()
-    per_layer = (10 * shape.hidden + 4 * shape.intermediate) * tokens * compute
+    mlp_tokens = tokens  # a tiled MLP holds one tile's intermediates (not under FSDP)
+    if load.mlp_tile_tokens and not load.fsdp:
+        mlp_tokens = min(tokens, load.mlp_tile_tokens)
+    per_layer = (10 * shape.hidden * tokens + 4 * shape.intermediate * mlp_tokens) * compute
     if load.gradient_checkpointing:  # each layer's input, and one layer recomputed whole
         parts["activations"] = shape.layers * tokens * shape.hidden * compute + per_layer
     else:
@@ -240,6 +246,7 @@ def learner_load(config: Any) -> LearnerLoad:
         reference=reference,
         trainable_fraction=trainable,
         logit_chunk_tokens=trainer.logit_chunk_tokens,
+        mlp_tile_tokens=trainer.mlp_tile_tokens,
         shared_prompts=shared,
         response_tokens=response,
     )

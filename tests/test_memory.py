@@ -67,6 +67,9 @@ def test_activations_scale_with_tokens_and_checkpointing_saves_them():
     # per token and layer: 10 hidden + 4 intermediate values in bfloat16
     assert short == 28 * (10 * 3584 + 4 * 18944) * 2 * 4096 * 2
     assert learner_bytes(QWEN_7B, load())["activations"] < short / 10
+    # A tiled MLP keeps one tile of its 4 intermediate values per token, the rest stays.
+    tiled = learner_bytes(QWEN_7B, load(gradient_checkpointing=False, mlp_tile_tokens=1024))
+    assert short - tiled["activations"] == 28 * 4 * 18944 * (2 * 4096 - 1024) * 2
 
 
 def gpu_run(**learner) -> RunConfig:

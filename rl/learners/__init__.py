@@ -28,6 +28,7 @@ one module with a `LearnerBase` subclass and one line in LEARNERS.
 | batching.py | sample checks, micro-batch grouping, padding into tensors |
 | shared_prompt.py | each distinct prompt once, its completions on the prompt's KV cache |
 | vocab_head.py | the vocabulary head a chunk of tokens at a time |
+| tiled_mlp.py | a long forward's MLPs a tile of tokens at a time |
 | lr_schedule.py | warmup then constant / cosine / linear |
 | models.py | loading the policy (float32, overrides, checkpointing) and the frozen reference |
 | checkpoint.py | atomic learner checkpoint directories |
