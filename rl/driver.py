@@ -106,8 +106,12 @@ def build(config: RunConfig) -> Components:
     evaluator = Evaluator(
         config, model_path, generators
     )  # before engines start: bad sets fail fast
+    # The learner loads its model while the engines start (each takes seconds, the 135M
+    # model's vLLM engine ~30 s); placing it by the workers' nodes has to wait for them.
+    learner = make_learner(config, model_path) if config.learner.nodes == "any" else None
     pool = RolloutPool(config.rollout, model_path)
-    learner = make_learner(config, model_path, pool)
+    if learner is None:
+        learner = make_learner(config, model_path, pool)
     stages = Stages(config.stages, curriculum, generators)
     collector = Collector(config, generators, curriculum, scorer, pool, stages)
     return Components(collector, curriculum, scorer, pool, learner, evaluator)

@@ -209,8 +209,8 @@ def run(config: LongPORunConfig, resume: bool = False) -> int:
     try:
         with failure_logged(run_dir):
             model_path = resolve_model(config.model)
+            learner = start_learner(config, model_path)  # loads while the engines start
             pool = RolloutPool(config.rollout, model_path)
-            learner = start_learner(config, model_path)
             loop = LongPORun(config, run_dir, pool, learner, metrics)
             pairs = make_pairs(config, pool, run_dir)
             loop.prepare(pairs)
