@@ -113,9 +113,9 @@ class RoleWeights:
 class SelfLengthenRun:
     """The round loop; built by `run`."""
 
-    def __init__(self, config: SelfLengthenRunConfig, run_dir: Path, pool, metrics) -> None:
-        self.config, self.run_dir, self.pool, self.metrics = config, run_dir, pool, metrics
-        self.model_path = pool.model
+    def __init__(self, config: SelfLengthenRunConfig, run_dir: Path, model_path: str, metrics):
+        self.config, self.run_dir, self.metrics = config, run_dir, metrics
+        self.model_path = model_path
         self.step = 0
 
     def round_dir(self, index: int) -> Path:
@@ -242,14 +242,15 @@ class SelfLengthenRun:
         return record
 
     # ------------------------------------------------------------ the loop
-    def run(self, resume: bool) -> None:
+    def first_round(self, resume: bool) -> int:
+        """The round to start from: after the last complete one when resuming."""
+        return self.completed() + 1 if resume else 1
+
+    def run(self, pool, learners: dict[str, Any], resume: bool) -> None:
+        """Rounds from `first_round` on, with `learners` from `start_learners(first - 1)`."""
         config = self.config
-        first = self.completed() + 1 if resume else 1
-        if first > config.rounds:
-            log.info("every round is complete")
-            return
-        learners = self.start_learners(first - 1)
-        roles = RoleWeights(self.pool, learners, self.model_path)
+        first = self.first_round(resume)
+        roles = RoleWeights(pool, learners, self.model_path)
         if resume:
             self.step = self._keep_metrics_before(first)
         if first > 1:  # the roles' weights come from the adapters just loaded
@@ -315,8 +316,15 @@ def run(config: SelfLengthenRunConfig, resume: bool = False) -> int:
     pool = None
     try:
         with failure_logged(run_dir):
-            pool = RolloutPool(config.rollout, resolve_model(config.model))
-            SelfLengthenRun(config, run_dir, pool, metrics).run(resume)
+            loop = SelfLengthenRun(config, run_dir, resolve_model(config.model), metrics)
+            first = loop.first_round(resume)
+            if first > config.rounds:
+                log.info("every round is complete")
+            else:
+                # G and E load their models while the engine starts.
+                learners = loop.start_learners(first - 1)
+                pool = RolloutPool(config.rollout, loop.model_path)
+                loop.run(pool, learners, resume)
     finally:
         metrics.close()
         if pool is not None:

@@ -29,23 +29,36 @@ def letter_e_share(prompts, completions, **columns):
     return [min(1.0, 5 * text.count("e") / max(len(text), 1)) for text in completions]
 
 
-@pytest.fixture(autouse=True)
-def test_reward(monkeypatch, tmp_path):
-    monkeypatch.setitem(rewards.REWARDS, "letter_e_share", letter_e_share)
-    monkeypatch.setenv("LONGHORIZON_EVAL_CACHE", str(tmp_path / "eval-cache"))
+@pytest.fixture(scope="module")
+def module_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("eval-run")
 
 
-@pytest.fixture()
-def eval_file(tmp_path) -> Path:
+@pytest.fixture(scope="module", autouse=True)
+def test_reward(module_dir):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(rewards.REWARDS, "letter_e_share", letter_e_share)
+        patch.setenv("LONGHORIZON_EVAL_CACHE", str(module_dir / "eval-cache"))
+        yield
+
+
+@pytest.fixture(scope="module")
+def eval_file(module_dir) -> Path:
     from synth import get_generator
 
     tasks = get_generator("h1", purpose="eval").sample({"horizon": 1}, 6, seed=100)
-    path = tmp_path / "e_tasks.jsonl"
+    path = module_dir / "e_tasks.jsonl"
     lines = [
         json.dumps(json.loads(t.model_dump_json()) | {"reward": "letter_e_share"}) for t in tasks
     ]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+@pytest.fixture(scope="module")
+def straight(module_dir, eval_file) -> Path:
+    """A 3-step run evaluated every step, shared by the tests below (a run costs ~10 s)."""
+    return run_steps(config_for(module_dir, "straight", eval_file))
 
 
 def config_for(tmp_path, name: str, eval_file: Path, *overrides: str) -> RunConfig:
@@ -87,8 +100,9 @@ def run_steps(config: RunConfig, resume: bool = False) -> Path:
     return run_dir
 
 
-def test_evaluation_during_a_run_keeps_the_best_and_resumes(tmp_path, eval_file):
-    straight = run_steps(config_for(tmp_path, "straight", eval_file))
+def test_evaluation_during_a_run_keeps_the_best_and_resumes(
+    tmp_path, module_dir, eval_file, straight
+):
     records = read_metrics(straight / "metrics.jsonl")
     assert "eval_base/e/pass@1" in records[0]
     scores = [r["eval/select"] for r in records]
@@ -107,7 +121,7 @@ def test_evaluation_during_a_run_keeps_the_best_and_resumes(tmp_path, eval_file)
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
 
     # The same run split in two: the base comes from the cache, the best survives the resume.
-    cache = list((tmp_path / "eval-cache").glob("*.json"))
+    cache = list((module_dir / "eval-cache").glob("*.json"))
     assert len(cache) == 1
     first = run_steps(config_for(tmp_path, "split", eval_file, "steps=2", "checkpoint.every=1"))
     assert read_metrics(first / "metrics.jsonl")[0]["eval_base/e/pass@1"] == pytest.approx(
@@ -124,8 +138,8 @@ def test_evaluation_during_a_run_keeps_the_best_and_resumes(tmp_path, eval_file)
     assert final["eval"]["base"] == state["eval"]["base"]
 
 
-def test_eval_cli_scores_a_run_directory_with_vllm(tmp_path, eval_file):
-    run_dir = run_steps(config_for(tmp_path, "cli", eval_file, "steps=1"))
+def test_eval_cli_scores_a_run_directory_with_vllm(tmp_path, eval_file, straight):
+    run_dir = straight
     out = tmp_path / "scores.json"
     command = [
         sys.executable, "-m", "rl.eval", "--model", str(run_dir), "--data", str(eval_file),

@@ -22,8 +22,10 @@ import torch
 
 
 class _TiledForward(torch.autograd.Function):
-    """forward(x) over token tiles; the backward recomputes each tile and returns the gradients
-    of x and of the MLP's parameters (passed as inputs so autograd accumulates them)."""
+    """forward(x) over token tiles. The backward recomputes one tile at a time and backpropagates
+    it at once: the parameters' gradients accumulate into their `.grad` tile by tile (no
+    parameter-sized buffer per call), and x's gradient is returned. The parameters are inputs
+    only so that the node exists whenever one of them trains (x itself may not need a gradient)."""
 
     @staticmethod
     def forward(ctx, x, forward, tile_tokens, *params):
@@ -42,28 +44,24 @@ class _TiledForward(torch.autograd.Function):
         trained = [p for p in params if p.requires_grad]
         flat = x.reshape(-1, x.shape[-1])
         grads = grad_out.reshape(-1, grad_out.shape[-1])
-        grad_x = torch.empty_like(flat) if ctx.needs_input_grad[0] else None
-        grad_params = [torch.zeros_like(p) for p in trained]
+        wants_x = ctx.needs_input_grad[0]
+        grad_x = torch.empty_like(flat) if wants_x else None
         device, enabled, dtype = ctx.autocast
         start = 0
         for tile, grad in zip(
             flat.split(ctx.tile_tokens), grads.split(ctx.tile_tokens), strict=True
         ):
-            tile = tile.detach().requires_grad_(grad_x is not None)
+            tile = tile.detach().requires_grad_(wants_x)
             with torch.enable_grad(), torch.autocast(device, dtype=dtype, enabled=enabled):
                 out = ctx.forward(tile)
-            wrt = ([tile] if grad_x is not None else []) + trained
-            got = torch.autograd.grad(out, wrt, grad) if wrt else []
-            if grad_x is not None:
-                grad_x[start : start + tile.shape[0]] = got[0]
-                got = got[1:]
-            for total, part in zip(grad_params, got, strict=True):
-                total += part
+            inputs = ([tile] if wants_x else []) + trained
+            if inputs:
+                torch.autograd.backward(out, grad, inputs=inputs)
+            if wants_x:
+                grad_x[start : start + tile.shape[0]] = tile.grad
             start += tile.shape[0]
-        by_param = iter(grad_params)
-        param_grads = [next(by_param) if p.requires_grad else None for p in params]
-        grad_x = grad_x.view_as(x) if grad_x is not None else None
-        return (grad_x, None, None, *param_grads)
+        grad_x = grad_x.view_as(x) if wants_x else None
+        return (grad_x, None, None, *[None] * len(params))
 
 
 def _tiled(module: torch.nn.Module, tile_tokens: int):
