@@ -246,10 +246,9 @@ class SelfLengthenRun:
         """The round to start from: after the last complete one when resuming."""
         return self.completed() + 1 if resume else 1
 
-    def run(self, pool, learners: dict[str, Any], resume: bool) -> None:
-        """Rounds from `first_round` on, with `learners` from `start_learners(first - 1)`."""
+    def run(self, pool, learners: dict[str, Any], first: int, resume: bool) -> None:
+        """Rounds from `first` (`first_round`) on, with `learners` from `start_learners(first - 1)`."""
         config = self.config
-        first = self.first_round(resume)
         roles = RoleWeights(pool, learners, self.model_path)
         if resume:
             self.step = self._keep_metrics_before(first)
@@ -324,7 +323,7 @@ def run(config: SelfLengthenRunConfig, resume: bool = False) -> int:
                 # G and E load their models while the engine starts.
                 learners = loop.start_learners(first - 1)
                 pool = RolloutPool(config.rollout, loop.model_path)
-                loop.run(pool, learners, resume)
+                loop.run(pool, learners, first, resume)
     finally:
         metrics.close()
         if pool is not None:
