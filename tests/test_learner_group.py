@@ -85,11 +85,14 @@ def test_two_ranks_take_the_one_learner_step(local_ray, tiny_model_path, gsm8k_r
     assert set(weights) == set(reference.weight_names)
     moved = loose = total = 0
     for name, weight in reference.weights().items():
-        # AdamW moves an element by ~lr whatever its gradient's size, so a near-zero gradient
-        # summed in another order may move it differently (seen: 1 element in 6M, by 2e-5); a
-        # wrong gradient moves most elements by ~lr (grad_norm above catches a wrong scale).
-        torch.testing.assert_close(weights[name], weight, rtol=1e-4, atol=config.trainer.lr / 10)
-        loose += int((weights[name] - weight).abs().gt(1e-6).sum())
+        # AdamW moves an element by up to ~lr a step whatever its gradient's size, so a
+        # near-zero gradient summed in another order may move it differently (seen: 1 element
+        # in 6M, by 2e-5, and once by 1.05e-4). Each element stays within Adam's bound; only a
+        # handful may differ at all, while a wrong gradient moves most elements by ~lr
+        # (grad_norm above catches a wrong scale).
+        diff = (weights[name] - weight).abs()
+        assert diff.max() <= 2 * STEPS * config.trainer.lr, name
+        loose += int(diff.gt(1e-6).sum())
         total += weight.numel()
         moved += not torch.equal(weight, start[name])
     assert loose <= total * 1e-5
@@ -119,8 +122,14 @@ def test_resume_with_one_then_two_then_one_rank(local_ray, tiny_model_path, gsm8
     last.load(tmp_path / "step-1")
     assert last.steps_done == 2
     last.step(steps[2])
+    loose = total = 0
+    resumed = last.weights()
     for name, weight in uninterrupted.weights().items():
-        torch.testing.assert_close(last.weights()[name], weight, rtol=1e-4, atol=1e-4)  # as above
+        diff = (resumed[name] - weight).abs()  # as above
+        assert diff.max() <= 2 * STEPS * one.trainer.lr, name
+        loose += int(diff.gt(1e-6).sum())
+        total += weight.numel()
+    assert loose <= total * 1e-5
 
 
 @pytest.mark.slow
