@@ -22,9 +22,11 @@ def mlp(tiny_model_path):
     return model.model.layers[0].mlp
 
 
-def run(module, x):
-    out = module(x)
-    out.square().sum().backward()
+def run(module, x, autocast=None):
+    """Forward (under autocast if given), then backward outside it, as a training step does."""
+    with torch.autocast("cpu", dtype=autocast, enabled=autocast is not None):
+        out = module(x)
+    out.float().square().sum().backward()
     return out.detach(), x.grad, {n: p.grad for n, p in module.named_parameters()}
 
 
@@ -59,16 +61,66 @@ def test_tiles_replay_under_the_forwards_autocast(mlp):
     plain, tiled = copy.deepcopy(mlp), copy.deepcopy(mlp)
     tile_mlps(torch.nn.ModuleDict({"mlp": tiled}), 50)
     x = torch.randn(1, 200, mlp.gate_proj.in_features)
-    results = []
-    for module in (plain, tiled):
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            results.append(run(module, x.clone().requires_grad_()))
+    results = [run(m, x.clone().requires_grad_(), torch.bfloat16) for m in (plain, tiled)]
     (want, want_x, want_p), (got, got_x, got_p) = results
     assert got.dtype == torch.bfloat16
     torch.testing.assert_close(got, want)
     torch.testing.assert_close(got_x, want_x)
     for name, grad in want_p.items():
         torch.testing.assert_close(got_p[name], grad, rtol=2e-2, atol=1e-3, msg=name)
+
+
+class DropoutMLP(torch.nn.Module):
+    """A gated MLP with dropout on its input, as a LoRA adapter puts on each projection."""
+
+    def __init__(self, width: int = 16, inner: int = 40):
+        super().__init__()
+        self.gate_proj = torch.nn.Linear(width, inner, bias=False)
+        self.up_proj = torch.nn.Linear(width, inner, bias=False)
+        self.down_proj = torch.nn.Linear(inner, width, bias=False)
+        self.dropout = torch.nn.Dropout(0.5)
+
+    def forward(self, x):
+        x = self.dropout(x)
+        return self.down_proj(torch.nn.functional.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+def test_the_backward_replays_the_forwards_dropout_masks():
+    """The recomputed tiles draw the masks the forward drew, so the gradients are the plain
+    MLP's under the same seed; the random stream after the backward is the caller's own."""
+    torch.manual_seed(0)
+    plain = DropoutMLP()
+    tiled = copy.deepcopy(plain)
+    assert tile_mlps(torch.nn.ModuleDict({"mlp": tiled}), 7) == 1
+    x = torch.randn(3, 20, 16)
+    results = []
+    for module in (plain, tiled):
+        torch.manual_seed(1)
+        results.append(run(module, x.clone().requires_grad_()))
+        results.append(torch.rand(4))  # the draw after the step
+    want, after_plain, got, after_tiled = results
+    torch.testing.assert_close(got[0], want[0])
+    torch.testing.assert_close(got[1], want[1])
+    for name, grad in want[2].items():
+        torch.testing.assert_close(got[2][name], grad, rtol=1e-4, atol=1e-6, msg=name)
+    torch.testing.assert_close(after_tiled, after_plain)
+
+
+def test_only_gated_mlps_are_tiled():
+    """An `mlp` without gate/up/down projections (GPT-2's c_fc/c_proj) is left alone."""
+
+    class Plain(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c_fc, self.c_proj = torch.nn.Linear(4, 8), torch.nn.Linear(8, 4)
+
+    model = torch.nn.ModuleDict(
+        {"mlp": Plain(), "block": torch.nn.ModuleDict({"mlp": DropoutMLP()})}
+    )
+    forward = model["mlp"].forward
+    assert tile_mlps(model, 4) == 1
+    assert model["mlp"].forward == forward
+    assert "forward" in vars(model["block"]["mlp"])
 
 
 class WidestMatmul(TorchDispatchMode):
@@ -86,13 +138,14 @@ class WidestMatmul(TorchDispatchMode):
 
 
 def test_learner_tiles_a_long_prompt_with_the_untiled_gradients(tiny_model_path):
-    """A 2K-token prompt x 3 completions under shared prompts and gradient checkpointing: the
-    learner with 512-token tiles gives the untiled loss and gradients, and no MLP matmul in its
-    forward or backward spans more than 512 tokens (the untiled one spans the whole prompt)."""
+    """A 2K-token prompt x 3 completions under shared prompts and gradient checkpointing, with a
+    KL reference: the learner with 512-token tiles gives the untiled loss and gradients, and no
+    MLP matmul in its policy's or reference's forward or backward spans more than 512 tokens
+    (the untiled one spans the whole prompt)."""
     learners = [
         GRPOLearner(
             tiny_model_path,
-            TrainerConfig(lr=1e-3, gradient_checkpointing=True, mlp_tile_tokens=tile),
+            TrainerConfig(lr=1e-3, beta=0.04, gradient_checkpointing=True, mlp_tile_tokens=tile),
             total_steps=2,
             seed=0,
             max_completion_length=16,

@@ -154,8 +154,11 @@ class LearnerBase(WeightsAndState):
         return policy
 
     def _load_reference(self, model: str) -> torch.nn.Module:
-        """A frozen copy of the starting policy, in the compute dtype."""
+        """A frozen copy of the starting policy, in the compute dtype. Its MLPs run in tiles like
+        the policy's: without gradients that bounds the widest activation of its forward."""
         reference = load_reference(model, self.bf16)
+        if self.config.mlp_tile_tokens and self.parallel != "fsdp":
+            tile_mlps(reference, self.config.mlp_tile_tokens)
         if self.parallel != "fsdp":
             reference.to(self.device)
         return reference

@@ -13,7 +13,10 @@ tiled call. Values and gradients equal the whole-sequence MLP up to float roundi
 
 Only calls with more than `tile_tokens` tokens (batch x sequence) are tiled, so short rows (h1's
 micro-batches) run the plain MLP and pay nothing. The module keeps its class and parameter names
-(its `forward` is wrapped on the instance), so checkpoints and weight sync are unchanged.
+(its `forward` is wrapped on the instance), so checkpoints and weight sync are unchanged. The
+backward replays the forward's random state, so a dropout inside the MLP (a LoRA adapter's) draws
+the masks the loss saw. Only gated MLPs (gate/up/down projections, the Llama family's) are tiled:
+they act on each token alone, which is what makes tiling exact; any other `mlp` is left as it is.
 """
 
 from __future__ import annotations
@@ -34,8 +37,15 @@ class _TiledForward(torch.autograd.Function):
         # The backward replays tiles under the autocast state the forward ran under.
         ctx.autocast = (device, torch.is_autocast_enabled(device), torch.get_autocast_dtype(device))
         ctx.save_for_backward(x, *params)
+        ctx.rng = _rng_state(x.device)
         flat = x.reshape(-1, x.shape[-1])
-        out = torch.cat([forward(tile) for tile in flat.split(tile_tokens)])
+        out, start = None, 0
+        for tile in flat.split(tile_tokens):
+            part = forward(tile)
+            if out is None:  # written in place: a torch.cat would hold every tile and the result
+                out = part.new_empty(flat.shape[0], part.shape[-1])
+            out[start : start + part.shape[0]] = part
+            start += part.shape[0]
         return out.view(*x.shape[:-1], out.shape[-1])
 
     @staticmethod
@@ -48,20 +58,40 @@ class _TiledForward(torch.autograd.Function):
         grad_x = torch.empty_like(flat) if wants_x else None
         device, enabled, dtype = ctx.autocast
         start = 0
-        for tile, grad in zip(
-            flat.split(ctx.tile_tokens), grads.split(ctx.tile_tokens), strict=True
-        ):
-            tile = tile.detach().requires_grad_(wants_x)
-            with torch.enable_grad(), torch.autocast(device, dtype=dtype, enabled=enabled):
-                out = ctx.forward(tile)
-            inputs = ([tile] if wants_x else []) + trained
-            if inputs:
-                torch.autograd.backward(out, grad, inputs=inputs)
-            if wants_x:
-                grad_x[start : start + tile.shape[0]] = tile.grad
-            start += tile.shape[0]
+        # The tiles draw random numbers in the forward's order from the forward's state; the
+        # caller's own random state is restored afterwards.
+        with torch.random.fork_rng(devices=_devices(x.device), device_type="cuda"):
+            _set_rng_state(x.device, ctx.rng)
+            for tile, grad in zip(
+                flat.split(ctx.tile_tokens), grads.split(ctx.tile_tokens), strict=True
+            ):
+                tile = tile.detach().requires_grad_(wants_x)
+                with torch.enable_grad(), torch.autocast(device, dtype=dtype, enabled=enabled):
+                    out = ctx.forward(tile)
+                inputs = ([tile] if wants_x else []) + trained
+                if inputs:
+                    torch.autograd.backward(out, grad, inputs=inputs)
+                if wants_x:
+                    grad_x[start : start + tile.shape[0]] = tile.grad
+                start += tile.shape[0]
         grad_x = grad_x.view_as(x) if wants_x else None
         return (grad_x, None, None, *[None] * len(params))
+
+
+def _devices(device: torch.device) -> list:
+    return [device] if device.type == "cuda" else []
+
+
+def _rng_state(device: torch.device) -> tuple:
+    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    return torch.get_rng_state(), cuda
+
+
+def _set_rng_state(device: torch.device, state: tuple) -> None:
+    cpu, cuda = state
+    torch.set_rng_state(cpu)
+    if cuda is not None:
+        torch.cuda.set_rng_state(cuda, device)
 
 
 def _tiled(module: torch.nn.Module, tile_tokens: int):
@@ -75,12 +105,16 @@ def _tiled(module: torch.nn.Module, tile_tokens: int):
     return forward
 
 
+GATED = ("gate_proj", "up_proj", "down_proj")
+
+
 def tile_mlps(model: torch.nn.Module, tile_tokens: int) -> int:
-    """Run every decoder layer's MLP (a module named `mlp` whose class name ends in MLP) in tiles of
-    `tile_tokens` tokens when a call has more. Returns how many MLPs were wrapped."""
+    """Run every decoder layer's gated MLP (a module named `mlp` with gate, up and down
+    projections) in tiles of `tile_tokens` tokens when a call has more. Returns how many MLPs were
+    wrapped."""
     wrapped = 0
     for name, module in model.named_modules():
-        if name.rsplit(".", 1)[-1] == "mlp" and type(module).__name__.endswith("MLP"):
+        if name.rsplit(".", 1)[-1] == "mlp" and all(hasattr(module, p) for p in GATED):
             module.forward = _tiled(module, tile_tokens)
             wrapped += 1
     return wrapped
