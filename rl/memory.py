@@ -160,14 +160,17 @@ def learner_bytes(shape: Shape, load: LearnerLoad) -> dict[str, float]:
     if load.fsdp:
         parts["gathered layers"] = 2 * compute * params / shape.layers  # one ahead (prefetch)
     tokens = load.activation_tokens()
-    mlp_tokens = tokens  # a tiled MLP holds one tile's intermediates (not under FSDP)
-    if load.mlp_tile_tokens and not load.fsdp:
-        mlp_tokens = min(tokens, load.mlp_tile_tokens)
-    per_layer = (10 * shape.hidden * tokens + 4 * shape.intermediate * mlp_tokens) * compute
+    mlp = 4 * shape.intermediate * tokens * compute  # one layer's MLP intermediates
+    # A tiled MLP (not under FSDP; only calls longer than a tile) keeps none of them per layer:
+    # its backward rebuilds one tile's at a time, once for the whole model.
+    tiled = load.mlp_tile_tokens and not load.fsdp and tokens > load.mlp_tile_tokens
+    held = 4 * shape.intermediate * load.mlp_tile_tokens * compute if tiled else 0
+    per_layer = 10 * shape.hidden * tokens * compute + (0 if tiled else mlp)
     if load.gradient_checkpointing:  # each layer's input, and one layer recomputed whole
-        parts["activations"] = shape.layers * tokens * shape.hidden * compute + per_layer
+        layers = shape.layers * tokens * shape.hidden * compute + per_layer
     else:
-        parts["activations"] = shape.layers * per_layer
+        layers = shape.layers * per_layer
+    parts["activations"] = layers + held
     head_tokens = load.micro_batch_size * load.completion_tokens
     if load.logit_chunk_tokens and not load.fsdp:
         head_tokens = min(head_tokens, load.logit_chunk_tokens)

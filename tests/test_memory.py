@@ -67,9 +67,19 @@ def test_activations_scale_with_tokens_and_checkpointing_saves_them():
     # per token and layer: 10 hidden + 4 intermediate values in bfloat16
     assert short == 28 * (10 * 3584 + 4 * 18944) * 2 * 4096 * 2
     assert learner_bytes(QWEN_7B, load())["activations"] < short / 10
-    # A tiled MLP keeps one tile of its 4 intermediate values per token, the rest stays.
+    # A tiled MLP keeps none of its 4 intermediate values per token in any layer; its backward
+    # holds one tile's once. A call no longer than a tile is not tiled.
     tiled = learner_bytes(QWEN_7B, load(gradient_checkpointing=False, mlp_tile_tokens=1024))
-    assert short - tiled["activations"] == 28 * 4 * 18944 * (2 * 4096 - 1024) * 2
+    assert short - tiled["activations"] == 4 * 18944 * (28 * 2 * 4096 - 1024) * 2
+    wide = load(gradient_checkpointing=False, mlp_tile_tokens=2 * 4096)
+    assert learner_bytes(QWEN_7B, wide)["activations"] == short
+    # Under checkpointing the one layer replayed whole loses its MLP part to one tile's.
+    checkpointed = learner_bytes(QWEN_7B, load())["activations"]
+    tiled = learner_bytes(QWEN_7B, load(mlp_tile_tokens=1024))["activations"]
+    assert checkpointed - tiled == 4 * 18944 * (2 * 4096 - 1024) * 2
+    # FSDP ranks run the plain MLP (rl/learners/base.py).
+    sharded = load(workers=2, fsdp=True, mlp_tile_tokens=1024)
+    assert learner_bytes(QWEN_7B, sharded)["activations"] == checkpointed
 
 
 def gpu_run(**learner) -> RunConfig:
