@@ -34,7 +34,7 @@ from rl.collect import Batch, Collector
 from rl.config import RunConfig
 from rl.eval_loop import Evaluator, flat_metrics
 from rl.graceful import GracefulStop
-from rl.learner_actor import start_learner
+from rl.learner_actor import loads_with_engines, start_learner
 from rl.learners.advantages import group_advantages
 from rl.prefetch import Prefetch
 from rl.rundir import MetricsLogger
@@ -107,8 +107,8 @@ def build(config: RunConfig) -> Components:
         config, model_path, generators
     )  # before engines start: bad sets fail fast
     # The learner loads its model while the engines start (each takes seconds, the 135M
-    # model's vLLM engine ~30 s); placing it by the workers' nodes has to wait for them.
-    learner = make_learner(config, model_path) if config.learner.nodes == "any" else None
+    # model's vLLM engine ~30 s); a group, or one placed by the workers' nodes, waits for them.
+    learner = make_learner(config, model_path) if loads_with_engines(config) else None
     pool = RolloutPool(config.rollout, model_path)
     if learner is None:
         learner = make_learner(config, model_path, pool)

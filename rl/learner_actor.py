@@ -20,6 +20,13 @@ from rl.learner_placement import MIN_BUNDLE_CPU, node_selector, rank_bundle, res
 from rl.learners import learner_class
 
 
+def loads_with_engines(config: Any) -> bool:
+    """Whether the learner starts before the rollout engines, loading its model while they
+    start: only one rank placed anywhere. A group's start waits for its ranks to join (nothing
+    to overlap, and the engines would wait), and a placed learner needs the engines' nodes."""
+    return config.learner.num_workers == 1 and config.learner.nodes == "any"
+
+
 def start_learner(
     config: Any,
     model_path: str,

@@ -33,7 +33,7 @@ from rl.completions import pool_complete
 from rl.config_io import dump_config
 from rl.eval_loop import Evaluator, flat_metrics
 from rl.graceful import GracefulStop
-from rl.learner_actor import start_learner
+from rl.learner_actor import loads_with_engines, start_learner
 from rl.lifetime import start_ray
 from rl.longpo_config import LongPORunConfig
 from rl.preference_batches import pair_sample
@@ -209,8 +209,10 @@ def run(config: LongPORunConfig, resume: bool = False) -> int:
     try:
         with failure_logged(run_dir):
             model_path = resolve_model(config.model)
-            learner = start_learner(config, model_path)  # loads while the engines start
+            early = loads_with_engines(config)  # then it loads while the engines start
+            learner = start_learner(config, model_path) if early else None
             pool = RolloutPool(config.rollout, model_path)
+            learner = learner or start_learner(config, model_path)
             loop = LongPORun(config, run_dir, pool, learner, metrics)
             pairs = make_pairs(config, pool, run_dir)
             loop.prepare(pairs)

@@ -35,7 +35,7 @@ from cluster.pool import RolloutPool
 from cluster.ray_setup import shutdown_ray
 from models import resolve_model
 from rl.config_io import dump_config
-from rl.learner_actor import start_learner
+from rl.learner_actor import loads_with_engines, start_learner
 from rl.lifetime import start_ray
 from rl.rundir import MetricsLogger, default_run_name, make_run_dir, read_metrics
 from rl.self_lengthen_config import SelfLengthenRunConfig
@@ -320,9 +320,11 @@ def run(config: SelfLengthenRunConfig, resume: bool = False) -> int:
             if first > config.rounds:
                 log.info("every round is complete")
             else:
-                # G and E load their models while the engine starts.
-                learners = loop.start_learners(first - 1)
+                # G and E load their models while the engine starts (one rank each only).
+                early = loads_with_engines(config)
+                learners = loop.start_learners(first - 1) if early else None
                 pool = RolloutPool(config.rollout, loop.model_path)
+                learners = learners or loop.start_learners(first - 1)
                 loop.run(pool, learners, first, resume)
     finally:
         metrics.close()

@@ -11,7 +11,7 @@ import pytest
 
 from rl import learner_placement
 from rl.config import LearnerResources, RunConfig
-from rl.learner_actor import start_learner
+from rl.learner_actor import loads_with_engines, start_learner
 from rl.learner_placement import node_selector
 from rl.learners.config import TrainerConfig
 from tests.conftest import REPO
@@ -23,6 +23,15 @@ def test_the_selector_names_the_rollout_nodes():
     assert node_selector("disaggregated", ["a"]) == {"ray.io/node-id": "!in(a)"}
     with pytest.raises(ValueError, match="needs the rollout workers' nodes"):
         node_selector("colocated", [])
+
+
+def test_only_one_rank_placed_anywhere_starts_before_the_engines():
+    def config(**learner) -> RunConfig:
+        return RunConfig(model="tiny", learner=LearnerResources(**learner))
+
+    assert loads_with_engines(config())
+    assert not loads_with_engines(config(num_workers=2))  # its start blocks until ranks join
+    assert not loads_with_engines(config(nodes="colocated"))  # needs the engines' nodes
 
 
 @pytest.mark.parametrize("recipe", ["longpo", "self_lengthen"])
