@@ -212,7 +212,8 @@ def run(config: LongPORunConfig, resume: bool = False) -> int:
             early = loads_with_engines(config)  # then it loads while the engines start
             learner = start_learner(config, model_path) if early else None
             pool = RolloutPool(config.rollout, model_path)
-            learner = learner or start_learner(config, model_path)
+            if learner is None:
+                learner = start_learner(config, model_path)
             loop = LongPORun(config, run_dir, pool, learner, metrics)
             pairs = make_pairs(config, pool, run_dir)
             loop.prepare(pairs)

@@ -324,7 +324,8 @@ def run(config: SelfLengthenRunConfig, resume: bool = False) -> int:
                 early = loads_with_engines(config)
                 learners = loop.start_learners(first - 1) if early else None
                 pool = RolloutPool(config.rollout, loop.model_path)
-                learners = learners or loop.start_learners(first - 1)
+                if learners is None:
+                    learners = loop.start_learners(first - 1)
                 loop.run(pool, learners, first, resume)
     finally:
         metrics.close()

@@ -140,10 +140,7 @@ class LearnerBase(WeightsAndState):
         persistent = set(policy.state_dict())
         self.weight_names = [name for name, _ in policy.named_parameters()]
         self.weight_names += [name for name, _ in policy.named_buffers() if name in persistent]
-        if config.mlp_tile_tokens and self.parallel != "fsdp":  # FSDP swaps parameters in forward
-            tile_mlps(policy, config.mlp_tile_tokens)
-        if self.parallel != "fsdp":  # fully_shard moves (and shards) layer by layer itself
-            policy.to(self.device)
+        self._place(policy)
         # The head is applied in chunks only apart from the decoder: not under FSDP (the root's
         # hooks gather it), and only where the logits are exactly lm_head(hidden states).
         self.logit_chunk_tokens = config.logit_chunk_tokens
@@ -157,11 +154,17 @@ class LearnerBase(WeightsAndState):
         """A frozen copy of the starting policy, in the compute dtype. Its MLPs run in tiles like
         the policy's: without gradients that bounds the widest activation of its forward."""
         reference = load_reference(model, self.bf16)
-        if self.config.mlp_tile_tokens and self.parallel != "fsdp":
-            tile_mlps(reference, self.config.mlp_tile_tokens)
-        if self.parallel != "fsdp":
-            reference.to(self.device)
+        self._place(reference)
         return reference
+
+    def _place(self, model: torch.nn.Module) -> None:
+        """Tile `model`'s MLPs and move it to the device; neither under FSDP, which swaps the
+        parameters in around each forward and moves (and shards) layer by layer itself."""
+        if self.parallel == "fsdp":
+            return
+        if self.config.mlp_tile_tokens:
+            tile_mlps(model, self.config.mlp_tile_tokens)
+        model.to(self.device)
 
     def _shard(self) -> None:
         if self.parallel == "fsdp":
